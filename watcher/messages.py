@@ -1,0 +1,326 @@
+"""Raw bytes -> parsed message: headers, and clean text with quoted replies and signature split off."""
+
+from __future__ import annotations
+
+import email
+import email.header
+import email.policy
+import hashlib
+import html
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import Message
+from email.utils import getaddresses, parseaddr, parsedate_to_datetime
+
+from selectolax.lexbor import LexborHTMLParser
+
+MAX_TEXT_CHARS = 200_000  # a text part larger than this is truncated before any processing
+MAX_PARTS = 500  # parts walked per message; header bombs and deep nesting stop here
+MAX_DEPTH = 30
+
+
+class ParseError(Exception):
+    """The bytes could not be turned into a usable message."""
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    """A message as a source delivers it, with where it came from."""
+
+    account: str
+    folder: str
+    uidvalidity: int
+    uid: int
+    data: bytes
+    truncated: bool = False  # True when only headers and text parts were fetched
+
+
+@dataclass(frozen=True)
+class ParsedMessage:
+    message_id: str | None
+    sender: str  # as displayed: "Name <addr>"
+    sender_name: str
+    sender_address: str
+    reply_to: str | None
+    to: str
+    subject: str
+    date: datetime | None
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    text: str  # the new text of this message: no quoted replies, no signature
+    quoted: str = ""  # quoted earlier messages of the thread
+    signature: str = ""
+    has_html: bool = False
+    attachments: tuple[str, ...] = ()
+    headers: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def full_text(self) -> str:
+        return "\n".join(t for t in (self.text, self.signature) if t)
+
+    def dedupe_key(self) -> str:
+        """Message-ID when present, else a hash of the identifying content."""
+        if self.message_id:
+            return self.message_id
+        digest = hashlib.sha256(
+            "\x00".join(
+                (self.sender_address, self.subject, self.date.isoformat() if self.date else "", self.text)
+            ).encode("utf-8", "surrogatepass")
+        ).hexdigest()
+        return f"sha256:{digest}"
+
+
+_WS = re.compile(r"[ \t\u00a0\u200b\u200c\u200d\ufeff]+")
+_BLANKS = re.compile(r"\n\s*\n(\s*\n)+")
+
+
+def parse(data: bytes) -> ParsedMessage:
+    """Parse an RFC 5322 message. Raises ParseError, never anything else, on unusable input."""
+    if not data or not data.strip():
+        raise ParseError("empty message")
+    try:
+        msg = email.message_from_bytes(data, policy=email.policy.compat32)
+        return _parse(msg)
+    except ParseError:
+        raise
+    except RecursionError:
+        raise ParseError("message nested too deeply") from None
+    except Exception as exc:  # the stdlib parser has many failure modes on hostile input
+        raise ParseError(f"unparseable message: {type(exc).__name__}: {exc}"[:300]) from None
+
+
+def _parse(msg: Message) -> ParsedMessage:
+    headers = {k.lower(): _header(v) for k, v in list(msg.items())[:200]}
+    if not headers and not msg.get_payload():
+        raise ParseError("no headers and no body")
+    sender = headers.get("from", "")
+    name, address = parseaddr(sender)
+    plain, htmls, attachments = _collect(msg)
+    has_html = bool(htmls) and not plain
+    body = plain if plain else ""
+    html_quoted = ""
+    if not body and htmls:
+        body, html_quoted = html_to_text("\n".join(htmls))
+    if not body and not headers.get("subject") and not sender:
+        raise ParseError("no sender, subject or text")
+    new, quoted, signature = split_reply(body)
+    if html_quoted:
+        quoted = (quoted + "\n" + html_quoted).strip()
+    return ParsedMessage(
+        message_id=_msgid(headers.get("message-id")),
+        sender=sender,
+        sender_name=name,
+        sender_address=address.lower(),
+        reply_to=headers.get("reply-to") or None,
+        to=headers.get("to", ""),
+        subject=headers.get("subject", ""),
+        date=_date(headers.get("date")),
+        in_reply_to=_msgid(headers.get("in-reply-to")),
+        references=tuple(re.findall(r"<[^<>\s]+>", headers.get("references", "")))[-50:],
+        text=new,
+        quoted=quoted,
+        signature=signature,
+        has_html=has_html,
+        attachments=tuple(attachments),
+        headers=headers,
+    )
+
+
+def _header(value: object) -> str:
+    """Decode RFC 2047 words with charset fallbacks; unfold; never raise."""
+    parts = []
+    try:
+        decoded = email.header.decode_header(str(value))
+    except Exception:
+        return _WS.sub(" ", str(value)).strip()
+    for chunk, charset in decoded:
+        if isinstance(chunk, bytes):
+            parts.append(_decode_bytes(chunk, charset))
+        else:
+            parts.append(chunk)
+    text = "".join(parts) if any(c for _, c in decoded) else " ".join(p.strip() for p in parts)
+    return _WS.sub(" ", text.replace("\r", " ").replace("\n", " ")).strip()
+
+
+def _msgid(value: str | None) -> str | None:
+    if not value:
+        return None
+    found = re.search(r"<[^<>\s]+>", value)
+    if found:
+        return found.group(0)
+    value = value.strip()
+    return f"<{value}>" if value and " " not in value else None
+
+
+def _date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def _decode_bytes(data: bytes, charset: str | None) -> str:
+    """Decode with the declared charset, then utf-8, then cp1252 (which mislabelled latin-1 usually is)."""
+    candidates = [c for c in (charset, "utf-8") if c]
+    for candidate in candidates:
+        try:
+            return data.decode(_charset_alias(candidate))
+        except (LookupError, UnicodeDecodeError):
+            continue
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _charset_alias(charset: str) -> str:
+    charset = charset.strip().strip('"').lower()
+    return {"unknown-8bit": "latin-1", "x-unknown": "latin-1", "ascii": "utf-8", "us-ascii": "utf-8"}.get(
+        charset, charset
+    )
+
+
+def _collect(msg: Message) -> tuple[str, list[str], list[str]]:
+    """Walk the MIME tree (bounded) and return (plain text, html parts, attachment names)."""
+    plains: list[str] = []
+    htmls: list[str] = []
+    attachments: list[str] = []
+    stack: list[tuple[Message, int]] = [(msg, 0)]
+    walked = 0
+    while stack and walked < MAX_PARTS:
+        part, depth = stack.pop()
+        walked += 1
+        if part.is_multipart():
+            payload = part.get_payload()
+            if depth < MAX_DEPTH and isinstance(payload, list):
+                stack.extend((p, depth + 1) for p in reversed(payload) if isinstance(p, Message))
+            continue
+        ctype = part.get_content_type()
+        disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+        filename = part.get_filename()
+        if disposition == "attachment" or (filename and not ctype.startswith("text/")):
+            attachments.append(_header(filename) if filename else ctype)
+            continue
+        if ctype == "message/rfc822":
+            continue
+        if ctype not in ("text/plain", "text/html") and not (ctype.startswith("text/") and depth == 0):
+            if not ctype.startswith("text/"):
+                attachments.append(ctype)
+            continue
+        text = _part_text(part)
+        if not text.strip():
+            continue
+        (htmls if ctype == "text/html" else plains).append(text)
+    plain = "\n".join(plains)
+    return _clean(plain), htmls, attachments
+
+
+def _part_text(part: Message) -> str:
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:
+        payload = None
+    if payload is None:
+        raw = part.get_payload()
+        payload = raw.encode("utf-8", "replace") if isinstance(raw, str) else b""
+    if not isinstance(payload, bytes):
+        return ""
+    payload = payload[: MAX_TEXT_CHARS * 2]
+    return _decode_bytes(payload, part.get_content_charset())[:MAX_TEXT_CHARS]
+
+
+def _clean(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = [_WS.sub(" ", line).rstrip() for line in text.split("\n")]
+    return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
+
+
+_BLOCK_TAGS = frozenset(
+    "p div br tr li ul ol table h1 h2 h3 h4 h5 h6 blockquote section article header footer hr pre "
+    "center address dd dt".split()
+)
+_QUOTE_SELECTORS = "blockquote, div.gmail_quote, div#divRplyFwdMsg, div#appendonsend, div.moz-cite-prefix"
+
+
+def html_to_text(markup: str) -> tuple[str, str]:
+    """HTML -> (readable text, quoted text found in blockquotes and reply containers)."""
+    tree = LexborHTMLParser(markup[: MAX_TEXT_CHARS * 4])
+    tree.strip_tags(["script", "style", "head", "noscript", "template", "svg", "title"])
+    quoted = []
+    for node in tree.css(_QUOTE_SELECTORS):
+        quoted.append(node.text(separator="\n"))
+        node.decompose()
+    root = tree.body or tree.root
+    if root is None:
+        return "", ""
+    out: list[str] = []
+    for node in root.traverse(include_text=True):
+        tag = node.tag
+        if tag == "-text":
+            out.append(node.text_content or "")
+        elif tag in _BLOCK_TAGS:
+            out.append("\n")
+        elif tag == "td":
+            out.append(" ")
+    text = html.unescape("".join(out))
+    return _clean(text), _clean("\n".join(quoted))
+
+
+# Lines that open a quoted earlier message, in the languages we read.
+_QUOTE_HEADER = re.compile(
+    r"""^\s*(?:
+        (?:On|Am|Le|El|Op|Em|Il|Den|W\sdniu)\s.{0,200}?(?:wrote|schrieb|a\s[ée]crit|escribi[óo]|schreef|escreveu|ha\sscritto|skrev|napisa[łl])\s?:
+      | -{2,}\s*(?:Original\sMessage|Forwarded\smessage|Urspr[üu]ngliche\sNachricht|Message\sd'origine|Mensaje\soriginal|Oorspronkelijk\sbericht|Mensagem\soriginal|Weitergeleitete\sNachricht|Message\stransf[ée]r[ée])\s*-{2,}
+      | Begin\sforwarded\smessage:
+      | _{10,}
+    )\s*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_OUTLOOK_FROM = re.compile(r"^\s*\*?(?:From|Von|De|Van|Da)\s?:\*?\s+\S", re.IGNORECASE)
+_OUTLOOK_NEXT = re.compile(
+    r"^\s*\*?(?:Sent|Date|Gesendet|Datum|Envoy[ée]|Enviado|Fecha|Verzonden|Data|To|An|À|Para|Aan)\s?:",
+    re.IGNORECASE,
+)
+_SIGNATURE = re.compile(r"^(?:-- ?|—|Sent from my \w+.*|Get Outlook for \w+.*|Enviado desde mi .*)$")
+
+
+def split_reply(text: str) -> tuple[str, str, str]:
+    """Split plain text into (new text, quoted earlier messages, signature)."""
+    lines = text.split("\n")
+    cut = len(lines)
+    for i, line in enumerate(lines):
+        if line.startswith(">"):
+            # a block of quoted lines; a header line just above it ("On ... wrote:") goes too
+            cut = i
+            if i > 0 and lines[i - 1].strip().endswith(":") and len(lines[i - 1]) < 250:
+                cut = i - 1
+            break
+        if _QUOTE_HEADER.match(line):
+            cut = i
+            break
+        # "On Tue, 3 Mar 2026 at 10:02, Jane Doe <jane@x>\nwrote:" wrapped over two lines
+        if i + 1 < len(lines) and re.match(r"^\s*(?:On|Am|Le|El|Op|Em)\s", line) and _QUOTE_HEADER.match(
+            line + " " + lines[i + 1]
+        ):
+            cut = i
+            break
+        if _OUTLOOK_FROM.match(line) and any(_OUTLOOK_NEXT.match(n) for n in lines[i + 1 : i + 4]):
+            cut = i
+            break
+    new_lines, quoted = lines[:cut], "\n".join(lines[cut:]).strip()
+    signature = ""
+    for i in range(len(new_lines) - 1, max(-1, len(new_lines) - 40), -1):
+        if _SIGNATURE.match(new_lines[i].rstrip()) or new_lines[i] == "-- ":
+            signature = "\n".join(new_lines[i + 1 :]).strip()
+            if new_lines[i].startswith(("Sent from", "Get Outlook", "Enviado desde")):
+                signature = new_lines[i].strip()
+            new_lines = new_lines[:i]
+            break
+    return "\n".join(new_lines).strip(), quoted, signature
+
+
+def addresses(value: str) -> list[tuple[str, str]]:
+    return [(n, a) for n, a in getaddresses([value]) if a]

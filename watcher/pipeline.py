@@ -1,0 +1,252 @@
+"""Messages in, records out: parse, classify and store a batch at a time, with the folder state.
+
+Each batch is one transaction: its records, errors, follow-ups and the folder's new high-water mark
+are committed together, so an interrupt or crash never loses or duplicates a record.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Protocol
+
+from .config import Account, Settings
+from .messages import ParsedMessage, ParseError, RawMessage, parse
+from .sources import local
+from .sources.imap import ClientFactory, ImapSession, default_client_factory, with_reconnect
+from .store import ErrorRecord, Record, Store
+
+log = logging.getLogger(__name__)
+
+
+class Verdict(Protocol):
+    label: str
+    score: float
+    kind: str | None
+    stage: str | None
+    company: str | None
+    role: str | None
+    reasons: tuple[str, ...]
+
+
+class Classifier(Protocol):
+    version: str
+
+    def classify(self, messages: Sequence[ParsedMessage]) -> Sequence[Verdict]: ...
+
+
+# Called inside the batch's transaction for each new rejection: (store, rejection id, message, record).
+RejectionHook = Callable[[Store, int, ParsedMessage, Record], None]
+
+
+class Progress(Protocol):
+    def total(self, n: int) -> None: ...
+    def advance(self, n: int) -> None: ...
+
+
+class NoProgress:
+    def total(self, n: int) -> None:
+        pass
+
+    def advance(self, n: int) -> None:
+        pass
+
+
+@dataclass
+class Summary:
+    seen: int = 0
+    new: int = 0
+    rejections: int = 0
+    errors: int = 0
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+
+    @property
+    def seconds(self) -> float:
+        return (self.finished or time.monotonic()) - self.started
+
+    def add(self, other: Summary) -> None:
+        self.seen += other.seen
+        self.new += other.new
+        self.rejections += other.rejections
+        self.errors += other.errors
+
+    def line(self) -> str:
+        secs = self.seconds
+        rate = f" ({self.seen / secs:,.0f} msg/s)" if secs > 0 and self.seen else ""
+        return (
+            f"{self.seen:,} messages seen, {self.new:,} new, {self.rejections:,} rejections found, "
+            f"{self.errors:,} errors in {secs:.1f}s{rate}"
+        )
+
+
+@dataclass
+class Processor:
+    store: Store
+    classifier: Classifier
+    hooks: Sequence[RejectionHook] = ()
+    dry_run: bool = False
+    store_text: bool = False
+    since: date | None = None
+
+    def process(self, raws: Sequence[RawMessage], *, folder_state: tuple[str, str, int, int] | None) -> Summary:
+        """Process one batch; `folder_state` (account, folder, uidvalidity, last_uid) is saved with it."""
+        summary = Summary(seen=len(raws))
+        parsed: list[tuple[RawMessage, ParsedMessage]] = []
+        errors: list[ErrorRecord] = []
+        for raw in raws:
+            try:
+                msg = parse(raw.data)
+            except ParseError as exc:
+                errors.append(ErrorRecord(raw.account, raw.folder, raw.uidvalidity, raw.uid, None, str(exc)))
+                continue
+            if self.since and msg.date and msg.date.date() < self.since:
+                continue
+            parsed.append((raw, msg))
+        known = self.store.known_keys([m.dedupe_key() for _, m in parsed])
+        fresh: list[tuple[RawMessage, ParsedMessage]] = []
+        seen_in_batch: set[str] = set()
+        for raw, msg in parsed:
+            key = msg.dedupe_key()
+            if key not in known and key not in seen_in_batch:
+                fresh.append((raw, msg))
+                seen_in_batch.add(key)
+        verdicts = self.classifier.classify([m for _, m in fresh]) if fresh else []
+        records = [self._record(raw, msg, v) for (raw, msg), v in zip(fresh, verdicts, strict=True)]
+        summary.new = len(records)
+        summary.errors = len(errors)
+        summary.rejections = sum(r.label == "rejection" for r in records)
+        if self.dry_run:
+            return summary
+        with self.store.transaction():
+            for (_, msg), rec in zip(fresh, records, strict=True):
+                rejection_id = self.store.add_record(rec)
+                if rejection_id is not None:
+                    for hook in self.hooks:
+                        hook(self.store, rejection_id, msg, rec)
+            for err in errors:
+                self.store.add_error(err)
+            if folder_state is not None:
+                self.store.set_folder_state(*folder_state)
+        for err in errors:
+            log.warning("%s/%s UID %d: skipped: %s", err.account, err.folder, err.uid, err.error)
+        return summary
+
+    def _record(self, raw: RawMessage, msg: ParsedMessage, verdict: Verdict) -> Record:
+        rejection = verdict.label == "rejection"
+        return Record(
+            dedupe_key=msg.dedupe_key(),
+            account=raw.account,
+            folder=raw.folder,
+            uidvalidity=raw.uidvalidity,
+            uid=raw.uid,
+            message_id=msg.message_id,
+            sender=msg.sender,
+            reply_to=msg.reply_to,
+            subject=msg.subject,
+            date=msg.date.isoformat() if msg.date else None,
+            in_reply_to=msg.in_reply_to,
+            refs=" ".join(msg.references),
+            label=verdict.label,
+            score=round(float(verdict.score), 4),
+            model_version=self.classifier.version,
+            text=msg.full_text if self.store_text else None,
+            company=verdict.company if rejection else None,
+            role=verdict.role if rejection else None,
+            kind=verdict.kind if rejection else None,
+            stage=verdict.stage if rejection else None,
+            reasons=tuple(verdict.reasons) if rejection else (),
+        )
+
+
+def _chunks(items: Iterable[RawMessage], size: int) -> Iterator[list[RawMessage]]:
+    chunk: list[RawMessage] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def process_local(
+    processor: Processor, path: Path, fmt: str, *, progress: Progress | None = None, batch_size: int = 500
+) -> Summary:
+    """Backfill an mbox file or Maildir; resumes after the last committed message."""
+    progress = progress or NoProgress()
+    folder = str(Path(path).expanduser().resolve())
+    state = processor.store.folder_state(local.LOCAL_ACCOUNT, folder)
+    start = state.last_uid + 1 if state else 1
+    reader = local.iter_mbox if fmt == "mbox" else local.iter_maildir
+    total = Summary()
+    for chunk in _chunks(reader(Path(path), start), batch_size):
+        part = processor.process(chunk, folder_state=(local.LOCAL_ACCOUNT, folder, 0, chunk[-1].uid))
+        total.add(part)
+        progress.advance(len(chunk))
+    total.finished = time.monotonic()
+    return total
+
+
+def process_account(
+    processor: Processor,
+    account: Account,
+    *,
+    folders: Sequence[str] | None = None,
+    client_factory: ClientFactory = default_client_factory,
+    progress: Progress | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    should_stop: Callable[[], bool] = lambda: False,
+    session: ImapSession | None = None,
+) -> Summary:
+    """One incremental pass over an account's folders; reconnects (in with_reconnect) and resumes."""
+    progress = progress or NoProgress()
+    session = session or ImapSession(account, client_factory)
+    total = Summary()
+
+    def work(s: ImapSession) -> None:
+        for folder in folders or account.folders:
+            if should_stop():
+                return
+            state = processor.store.folder_state(account.name, folder)
+            after = state.last_uid if state else 0
+            expect = state.uidvalidity if state else None
+            for batch in s.batches(folder, after, expect, processor.since):
+                part = processor.process(
+                    batch.messages, folder_state=(account.name, folder, batch.uidvalidity, batch.last_uid)
+                )
+                total.add(part)
+                progress.advance(len(batch.messages))
+                if should_stop():
+                    return
+
+    try:
+        with_reconnect(session, work, sleep=sleep, should_stop=should_stop)
+    finally:
+        if session.client is not None:
+            session.close()
+    total.finished = time.monotonic()
+    return total
+
+
+def build_processor(
+    settings: Settings, store: Store, classifier: Classifier, *, dry_run: bool = False,
+    since: date | None = None,
+) -> Processor:
+    return Processor(
+        store=store,
+        classifier=classifier,
+        hooks=default_hooks(settings),
+        dry_run=dry_run,
+        store_text=settings.store_text,
+        since=since,
+    )
+
+
+def default_hooks(settings: Settings) -> list[RejectionHook]:
+    """Follow-ups planned for each new rejection (drafts, reminders), in the batch's transaction."""
+    return []
