@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
-from collections.abc import Callable
+import os
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from .config import Settings, load_settings
+from .config import Account, Settings, load_settings
+from .daemon import Daemon
 from .pipeline import (
     Classifier,
     Progress,
@@ -27,6 +32,28 @@ def load_classifier(settings: Settings) -> Classifier:
     from .classifier import Classifier as ModelClassifier
 
     return ModelClassifier.load(settings.model_dir)
+
+
+class AccountBusy(Exception):
+    """Another process is already reading this account."""
+
+
+@contextlib.contextmanager
+def account_lock(settings: Settings, account: str) -> Iterator[None]:
+    """An exclusive, non-blocking lock per account so runs of one account never overlap."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in account)
+    path = settings.database.expanduser().parent / f".{safe}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AccountBusy(f"{account}: another watcher process is reading this account; "
+                              "try again when it finishes") from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def backfill_local(
@@ -69,19 +96,21 @@ def backfill_imap(
     with Store.open(settings.database) as store:
         processor = build_processor(settings, store, classifier, dry_run=dry_run, since=since)
         for acct in accounts:
-            run = store.start_run(command, acct.name)
-            try:
-                part = process_account(
-                    processor, acct, folders=folders or None, client_factory=client_factory,
-                    progress=progress, should_stop=should_stop,
-                )
-            except BaseException as exc:
-                store.finish_run(run, seen=0, rejections=0, errors=0, status="failed", error=str(exc)[:500])
-                raise
+            with account_lock(settings, acct.name):
+                run = store.start_run(command, acct.name)
+                try:
+                    part = process_account(
+                        processor, acct, folders=folders or None, client_factory=client_factory,
+                        progress=progress, should_stop=should_stop,
+                    )
+                except BaseException as exc:
+                    store.finish_run(run, seen=0, rejections=0, errors=0, status="failed",
+                                     error=str(exc)[:500])
+                    raise
             store.finish_run(run, seen=part.seen, rejections=part.rejections, errors=part.errors,
                              status="ok")
             total.add(part)
-    total.finished = None
+    total.finished = time.monotonic()
     return total
 
 
@@ -130,8 +159,50 @@ def doctor(
         except (ImapError, ImapTransient) as exc:
             lines.append(DoctorLine(False, str(exc)))
         except OSError as exc:
-            lines.append(DoctorLine(False, f"{account.name}: cannot connect to {account.host}:{account.port}: "
-                                           f"{exc.strerror or exc}"))
+            problem = f"cannot connect to {account.host}:{account.port}: {exc.strerror or exc}"
+            lines.append(DoctorLine(False, f"{account.name}: {problem}"))
         finally:
             session.close()
     return lines
+
+
+def status(settings: Settings) -> dict[str, object]:
+    """The health line: last poll and last error per account, counts, folder positions."""
+    with Store.open(settings.database) as store:
+        runs = [dict(r) for r in store.last_runs(50)]
+        accounts = []
+        for account in settings.accounts:
+            mine = [r for r in runs if r["account"] == account.name]
+            ok = next((r for r in mine if r["status"] == "ok"), None)
+            failed = next((r for r in mine if r["status"] == "failed"), None)
+            accounts.append({
+                "account": account.name,
+                "last_poll": ok["finished_at"] if ok else None,
+                "last_error": failed["error"] if failed and (not ok or failed["id"] > ok["id"]) else None,
+                "last_error_at": failed["finished_at"] if failed else None,
+            })
+        return {
+            "database": str(settings.database),
+            "messages": store.count("messages"),
+            "rejections": store.count("rejections"),
+            "errors": store.count("errors"),
+            "accounts": accounts,
+            "folders": [dict(r) for r in store.folder_states()],
+        }
+
+
+def build_daemon(settings: Settings, client_factory: ClientFactory = default_client_factory) -> Daemon:
+    """The daemon with its parts: one model load, per-account polls, reminder delivery on each tick."""
+    if not settings.accounts:
+        raise ImapError(f"{settings.source or 'config'}: no [[accounts]] configured; nothing to watch")
+    classifier = load_classifier(settings)
+
+    def poll_account(account: Account, should_stop: Callable[[], bool]) -> Summary:
+        try:
+            return backfill_imap(settings, account=account.name, classifier=classifier,
+                                 client_factory=client_factory, should_stop=should_stop, command="poll")
+        except AccountBusy as exc:
+            log.info("%s", exc)
+            return Summary()
+
+    return Daemon(settings, poll_account, on_tick=None, client_factory=client_factory)

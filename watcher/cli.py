@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import sys
 from collections.abc import Callable
@@ -23,7 +24,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
-    errors: list[type[Exception]] = [ConfigError, StoreError, ImapError, ImapTransient, LocalSourceError]
+    from .service import ServiceError
+
+    errors: list[type[Exception]] = [
+        ConfigError, StoreError, ImapError, ImapTransient, LocalSourceError, app.AccountBusy, ServiceError,
+        OSError,
+    ]
     try:
         from .classifier import ModelError
 
@@ -110,7 +116,7 @@ class ClickProgress:
             return
         if self.bar is None:
             self.bar = click.progressbar(length=None, label=self.label, file=sys.stderr,
-                                         show_pos=True).__enter__()  # type: ignore[call-overload]
+                                         show_pos=True).__enter__()
         self.bar.update(n)
 
 
@@ -167,14 +173,11 @@ def poll(state: State) -> None:
 @friendly
 def run(state: State) -> None:
     """Run the daemon: poll every `poll_interval` seconds until SIGTERM or Ctrl-C."""
-    from .daemon import Daemon
 
     settings = state.settings
     if not settings.accounts:
         raise ConfigError(f"{settings.source or 'config'}: no [[accounts]] configured; nothing to watch")
-    classifier = app.load_classifier(settings)
-    daemon = Daemon(settings, lambda stop: app.backfill_imap(settings, classifier=classifier,
-                                                             should_stop=stop, command="poll"))
+    daemon = app.build_daemon(settings)
     daemon.install_signal_handlers()
     daemon.run()
 
@@ -188,6 +191,41 @@ def doctor(ctx: click.Context) -> None:
         click.echo(("ok    " if line.ok else "FAIL  ") + line.text)
     if not all(line.ok for line in lines):
         ctx.exit(1)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+@friendly
+def status(state: State, as_json: bool) -> None:
+    """Health: last poll and last error per account, counts, folder positions."""
+    info = app.status(state.settings)
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    click.echo(f"database: {info['database']}: {info['messages']:,} messages, "
+               f"{info['rejections']:,} rejections, {info['errors']:,} unreadable")
+    for acct in info["accounts"]:  # type: ignore[attr-defined]
+        line = f"{acct['account']}: last poll {acct['last_poll'] or 'never'}"
+        if acct["last_error"]:
+            line += f"; last error at {acct['last_error_at']}: {acct['last_error']}"
+        click.echo(line)
+    for folder in info["folders"]:  # type: ignore[attr-defined]
+        click.echo(f"  {folder['account']}/{folder['folder']}: up to UID {folder['last_uid']} "
+                   f"(UIDVALIDITY {folder['uidvalidity']}, {folder['updated_at']})")
+
+
+@cli.command("install-service")
+@click.option("--no-enable", is_flag=True, help="Write the unit but do not enable or start it.")
+@click.pass_context
+@friendly
+def install_service(ctx: click.Context, no_enable: bool) -> None:
+    """Install the systemd user unit (~/.config/systemd/user) and enable it."""
+    from . import service
+
+    config = ctx.find_object(State).config  # type: ignore[union-attr]
+    for line in service.install(config, enable=not no_enable):
+        click.echo(line)
 
 
 def main() -> None:

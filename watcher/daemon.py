@@ -1,7 +1,9 @@
-"""`watcher run`: an APScheduler job polls every account on an interval until SIGTERM/SIGINT.
+"""`watcher run`: scheduled polls per account, IMAP IDLE for push, signals, graceful shutdown.
 
-Signal handlers only set flags; the main loop checks them. A poll in progress finishes its current
-batch (each batch is one transaction) and then stops.
+Signal handlers only set flags; the main loop checks them. Each account has one poll job
+(max_instances=1, so polls of one account never overlap); an IDLE thread per account only asks for
+an immediate poll when the server announces new mail. A poll in progress finishes its current batch
+(one transaction) and stops.
 """
 
 from __future__ import annotations
@@ -9,34 +11,120 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from .config import Settings
+from .config import Account, Settings
 from .pipeline import Summary
+from .sources.imap import ClientFactory, ImapError, ImapSession, default_client_factory, with_reconnect
 
 log = logging.getLogger(__name__)
+
+IDLE_REFRESH = 9 * 60  # re-issue IDLE well before servers drop it (RFC 2177: 29 minutes)
+IDLE_CHECK = 1.0  # seconds blocked in select() per check; the thread sleeps in the kernel meanwhile
+
+PollAccount = Callable[[Account, Callable[[], bool]], Summary]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class IdleWatcher:
+    """Waits in IMAP IDLE on an account's first folder and calls `on_new` when mail arrives."""
+
+    account: Account
+    on_new: Callable[[Account], None]
+    stop_event: threading.Event
+    client_factory: ClientFactory = default_client_factory
+    refresh: float = IDLE_REFRESH
+    supported: bool | None = None
+
+    def _work(self, session: ImapSession) -> None:
+        client = session.require()
+        if b"IDLE" not in client.capabilities():
+            self.supported = False
+            log.info("%s: server has no IDLE; relying on the scheduled poll", self.account.name)
+            return
+        self.supported = True
+        session.select(self.account.folders[0])
+        self.on_new(self.account)  # catch up on anything that arrived while we were away
+        while not self.stop_event.is_set():
+            client.idle()
+            started = time.monotonic()
+            try:
+                while not self.stop_event.is_set() and time.monotonic() - started < self.refresh:
+                    responses = client.idle_check(timeout=IDLE_CHECK)
+                    if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
+                        self.on_new(self.account)
+            finally:
+                client.idle_done()
+
+    def run(self) -> None:
+        delay = 5.0
+        while not self.stop_event.is_set():
+            session = ImapSession(self.account, self.client_factory)
+            try:
+                with_reconnect(session, self._work, should_stop=self.stop_event.is_set,
+                               sleep=self.stop_event.wait)
+                if self.supported is False or self.stop_event.is_set():
+                    return
+            except ImapError as exc:
+                log.error("%s: IDLE stopped: %s", self.account.name, exc)
+                return
+            except Exception as exc:
+                log.warning("%s: IDLE connection lost (%s); retrying in %.0fs", self.account.name, exc, delay)
+                self.stop_event.wait(delay)
+                delay = min(delay * 2, 300.0)
+            finally:
+                session.close()
 
 
 @dataclass
 class Daemon:
     settings: Settings
-    poll_once: Callable[[Callable[[], bool]], Summary]  # given should_stop, runs one pass
+    poll_account: PollAccount
+    on_tick: Callable[[], None] | None = None  # e.g. deliver due reminders
+    client_factory: ClientFactory = default_client_factory
     stop_event: threading.Event = field(default_factory=threading.Event)
     reload_event: threading.Event = field(default_factory=threading.Event)
+    scheduler: BackgroundScheduler | None = None
+    threads: list[threading.Thread] = field(default_factory=list)
+    pending: dict[str, threading.Event] = field(default_factory=dict)
 
     def should_stop(self) -> bool:
         return self.stop_event.is_set()
 
-    def tick(self) -> None:
-        try:
-            summary = self.poll_once(self.should_stop)
-            log.info("poll: %s", summary.line())
-        except Exception as exc:  # a failed tick is logged; the next tick tries again
-            log.error("poll failed: %s", exc)
+    def poll(self, account: Account) -> None:
+        """One scheduled or IDLE-triggered poll; repeats while new mail was announced meanwhile."""
+        pending = self.pending.setdefault(account.name, threading.Event())
+        while True:
+            pending.clear()
+            try:
+                summary = self.poll_account(account, self.should_stop)
+                if summary.seen or summary.errors:
+                    log.info("%s: %s", account.name, summary.line())
+            except Exception as exc:  # a failed poll is logged; the next one tries again
+                log.error("%s: poll failed: %s", account.name, exc)
+            if not pending.is_set() or self.stop_event.is_set():
+                break
+        if self.on_tick is not None:
+            try:
+                self.on_tick()
+            except Exception as exc:
+                log.error("reminder delivery failed: %s", exc)
+
+    def poll_now(self, account: Account) -> None:
+        """Ask for a poll at once; if one is running, it goes round again when done."""
+        self.pending.setdefault(account.name, threading.Event()).set()
+        if self.scheduler is not None and not self.stop_event.is_set():
+            self.scheduler.modify_job(_job_id(account), next_run_time=_now())
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if signum == signal.SIGHUP:
@@ -48,29 +136,45 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
 
+    def start(self) -> None:
+        self.scheduler = BackgroundScheduler(timezone="UTC")
+        for account in self.settings.accounts:
+            self.scheduler.add_job(
+                self.poll, "interval", args=[account], seconds=self.settings.poll_interval,
+                id=_job_id(account), max_instances=1, coalesce=True, next_run_time=_now(),
+                misfire_grace_time=None,
+            )
+        self.scheduler.start()
+        if self.settings.idle:
+            for account in self.settings.accounts:
+                watcher = IdleWatcher(account, self.poll_now, self.stop_event, self.client_factory)
+                thread = threading.Thread(target=watcher.run, name=f"idle-{account.name}", daemon=True)
+                thread.start()
+                self.threads.append(thread)
+        log.info("watching %d account(s): IDLE %s, polling every %ds", len(self.settings.accounts),
+                 "on" if self.settings.idle else "off", self.settings.poll_interval)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        log.info("stopping: finishing the current batch")
+        for thread in self.threads:
+            thread.join(timeout=10)
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
+        log.info("stopped")
+
     def run(self) -> None:
-        scheduler = BackgroundScheduler(timezone="UTC")
-        scheduler.add_job(
-            self.tick, "interval", seconds=self.settings.poll_interval, id="poll",
-            max_instances=1, coalesce=True, next_run_time=None,
-        )
-        scheduler.start()
-        scheduler.modify_job("poll", next_run_time=_now())
-        log.info("watching %d account(s), polling every %ds", len(self.settings.accounts),
-                 self.settings.poll_interval)
+        self.start()
         try:
             while not self.stop_event.wait(1.0):
                 if self.reload_event.is_set():
                     self.reload_event.clear()
-                    log.info("SIGHUP: polling now")
-                    scheduler.modify_job("poll", next_run_time=_now())
+                    log.info("SIGHUP: polling every account now")
+                    for account in self.settings.accounts:
+                        self.poll_now(account)
         finally:
-            log.info("stopping: finishing the current batch")
-            scheduler.shutdown(wait=True)
-            log.info("stopped")
+            self.stop()
 
 
-def _now():  # noqa: ANN202 - datetime, kept local to avoid a module-level tz import
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
+def _job_id(account: Account) -> str:
+    return f"poll:{account.name}"

@@ -239,7 +239,7 @@ def _clean(text: str) -> str:
 
 
 _BLOCK_TAGS = frozenset(
-    "p div br tr li ul ol table h1 h2 h3 h4 h5 h6 blockquote section article header footer hr pre "
+    "p div br tr li ul ol table h1 h2 h3 h4 h5 h6 blockquote section article header footer hr pre "  # noqa: SIM905
     "center address dd dt".split()
 )
 _QUOTE_SELECTORS = "blockquote, div.gmail_quote, div#divRplyFwdMsg, div#appendonsend, div.moz-cite-prefix"
@@ -273,7 +273,9 @@ def html_to_text(markup: str) -> tuple[str, str]:
 _QUOTE_HEADER = re.compile(
     r"""^\s*(?:
         (?:On|Am|Le|El|Op|Em|Il|Den|W\sdniu)\s.{0,200}?(?:wrote|schrieb|a\s[ée]crit|escribi[óo]|schreef|escreveu|ha\sscritto|skrev|napisa[łl])\s?:
-      | -{2,}\s*(?:Original\sMessage|Forwarded\smessage|Urspr[üu]ngliche\sNachricht|Message\sd'origine|Mensaje\soriginal|Oorspronkelijk\sbericht|Mensagem\soriginal|Weitergeleitete\sNachricht|Message\stransf[ée]r[ée])\s*-{2,}
+      | -{2,}\s*(?:Original\sMessage|Forwarded\smessage|Urspr[üu]ngliche\sNachricht|Message\sd'origine
+                  |Mensaje\soriginal|Oorspronkelijk\sbericht|Mensagem\soriginal|Weitergeleitete\sNachricht
+                  |Message\stransf[ée]r[ée])\s*-{2,}
       | Begin\sforwarded\smessage:
       | _{10,}
     )\s*$""",

@@ -93,7 +93,9 @@ class Processor:
     store_text: bool = False
     since: date | None = None
 
-    def process(self, raws: Sequence[RawMessage], *, folder_state: tuple[str, str, int, int] | None) -> Summary:
+    def process(
+        self, raws: Sequence[RawMessage], *, folder_state: tuple[str, str, int, int] | None
+    ) -> Summary:
         """Process one batch; `folder_state` (account, folder, uidvalidity, last_uid) is saved with it."""
         summary = Summary(seen=len(raws))
         parsed: list[tuple[RawMessage, ParsedMessage]] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import logging
 import socket
@@ -261,10 +262,8 @@ def _strip_content_headers(header: bytes) -> bytes:
 
 
 def _quiet_shutdown(client: IMAPClient) -> None:
-    try:
+    with contextlib.suppress(Exception):
         client.shutdown()
-    except Exception:
-        pass
 
 
 def with_reconnect(
@@ -274,7 +273,7 @@ def with_reconnect(
     attempts: int = 6,
     base_delay: float = 1.0,
     max_delay: float = 300.0,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], object] = time.sleep,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> T:
     """Run `work` on a connected session; on a dropped connection, back off, reconnect and run it again.
