@@ -9,7 +9,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from .config import Account, Settings, load_settings
@@ -205,4 +205,18 @@ def build_daemon(settings: Settings, client_factory: ClientFactory = default_cli
             log.info("%s", exc)
             return Summary()
 
-    return Daemon(settings, poll_account, on_tick=None, client_factory=client_factory)
+    def on_tick() -> None:
+        deliver_reminders(settings, client_factory=client_factory)
+
+    return Daemon(settings, poll_account, on_tick=on_tick, client_factory=client_factory)
+
+
+def deliver_reminders(
+    settings: Settings, *, now: datetime | None = None, channels: list[str] | None = None,
+    client_factory: ClientFactory = default_client_factory,
+) -> list[int]:
+    """Deliver the reminders that are due (the daemon calls this on each tick)."""
+    from .reminders import deliver_due
+
+    with Store.open(settings.database) as store:
+        return deliver_due(store, settings, now or datetime.now(UTC), channels, client_factory=client_factory)

@@ -86,6 +86,9 @@ class Account:
     verify_tls: bool = True
     timeout: float = 60.0
     batch_size: int = 200
+    smtp_host: str | None = None  # only for `watcher drafts send`; None: sending is not configured
+    smtp_port: int | None = None  # None: 465 for tls, 587 for starttls, 25 for none
+    smtp_security: str = "starttls"
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,7 @@ class Settings:
     reminder_channels: tuple[str, ...] = ("log",)
     playbook: Mapping[str, Any] = field(default_factory=dict)
     user_name: str = ""
+    user_email: str = ""  # From: of drafts and reminder mail; default: the account's username if an address
     source: Path | None = None
 
     def account(self, name: str) -> Account:
@@ -191,6 +195,7 @@ def _build(data: dict[str, Any], env: Mapping[str, str], where: Path | None) -> 
         reminder_channels=tuple(channels),
         playbook=dict(data.get("playbook", {})),
         user_name=str(user.get("name", "")),
+        user_email=str(user.get("email", "")),
         source=where,
     )
 
@@ -205,6 +210,7 @@ def _table(data: dict[str, Any], key: str, fail: Any) -> dict[str, Any]:
 _ACCOUNT_KEYS = {
     "name", "host", "port", "security", "username", "password", "password_file", "password_command",
     "auth", "token_command", "folders", "drafts_folder", "verify_tls", "timeout", "batch_size",
+    "smtp_host", "smtp_port", "smtp_security",
 }
 
 
@@ -234,6 +240,18 @@ def _account(index: int, raw: Any, env: Mapping[str, str], fail: Any) -> Account
     if not isinstance(folders, list) or not folders or not all(isinstance(f, str) for f in folders):
         raise fail(f"{label}: folders must be a non-empty list of folder names")
 
+    smtp_security = raw.get("smtp_security", "starttls")
+    if smtp_security not in SECURITY:
+        raise fail(f"{label}: smtp_security must be one of {', '.join(SECURITY)}, not {smtp_security!r}")
+    smtp_host = raw.get("smtp_host")
+    if smtp_host is not None and (not isinstance(smtp_host, str) or not smtp_host):
+        raise fail(f"{label}: smtp_host must be a host name")
+    if smtp_host and smtp_security == "none" and smtp_host not in LOCAL_HOSTS:
+        raise fail(f"{label}: smtp_security = \"none\" is only allowed for 127.0.0.1/localhost")
+    smtp_port = raw.get("smtp_port")
+    if smtp_port is not None and (not isinstance(smtp_port, int) or not 0 < smtp_port < 65536):
+        raise fail(f"{label}: smtp_port must be an integer between 1 and 65535")
+
     env_key = "WATCHER_" + "".join(c if c.isalnum() else "_" for c in name).upper()
     secret = _secret(raw, auth, env, env_key, label, fail)
     return Account(
@@ -247,9 +265,19 @@ def _account(index: int, raw: Any, env: Mapping[str, str], fail: Any) -> Account
         folders=tuple(folders),
         drafts_folder=raw.get("drafts_folder"),
         verify_tls=bool(raw.get("verify_tls", True)),
-        timeout=float(raw.get("timeout", 60)),
-        batch_size=int(raw.get("batch_size", 200)),
+        timeout=float(_positive(raw, "timeout", 60, label, fail)),
+        batch_size=int(_positive(raw, "batch_size", 200, label, fail, whole=True)),
+        smtp_host=smtp_host,
+        smtp_port=smtp_port,
+        smtp_security=smtp_security,
     )
+
+
+def _positive(raw: dict[str, Any], key: str, default: float, label: str, fail: Any, whole: bool = False) -> float:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)) or value <= 0:
+        raise fail(f"{label}: {key} must be a positive {'whole ' if whole else ''}number, not {value!r}")
+    return float(value)
 
 
 def _secret(

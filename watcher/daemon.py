@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -18,10 +19,18 @@ from datetime import UTC, datetime
 from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from imapclient import IMAPClient
 
 from .config import Account, Settings
 from .pipeline import Summary
-from .sources.imap import ClientFactory, ImapError, ImapSession, default_client_factory, with_reconnect
+from .sources.imap import (
+    ClientFactory,
+    ImapError,
+    ImapSession,
+    ImapTransient,
+    default_client_factory,
+    with_reconnect,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +54,7 @@ class IdleWatcher:
     client_factory: ClientFactory = default_client_factory
     refresh: float = IDLE_REFRESH
     supported: bool | None = None
+    idles: int = 0  # IDLE commands issued (each refresh issues a new one)
 
     def _work(self, session: ImapSession) -> None:
         client = session.require()
@@ -58,13 +68,22 @@ class IdleWatcher:
         while not self.stop_event.is_set():
             client.idle()
             started = time.monotonic()
-            try:
-                while not self.stop_event.is_set() and time.monotonic() - started < self.refresh:
-                    responses = client.idle_check(timeout=IDLE_CHECK)
-                    if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
-                        self.on_new(self.account)
-            finally:
-                client.idle_done()
+            self.idles += 1
+            while not self.stop_event.is_set():
+                left = self.refresh - (time.monotonic() - started)
+                if left <= 0:
+                    break
+                responses = client.idle_check(timeout=min(IDLE_CHECK, left))
+                if _announces_mail(responses):
+                    self.on_new(self.account)
+                elif not responses and _closed(client):
+                    # idle_check swallows EOF and returns [] at once, forever: a dead server looks idle
+                    raise ImapTransient(f"{self.account.name}: the server closed the connection during IDLE")
+            # Mail announced between the last check and DONE comes with DONE's responses. (A dropped
+            # connection raises above instead; with_reconnect drops the session and reconnects.)
+            _text, responses = client.idle_done()
+            if _announces_mail(responses) and not self.stop_event.is_set():
+                self.on_new(self.account)
 
     def run(self) -> None:
         delay = 5.0
@@ -97,6 +116,8 @@ class Daemon:
     scheduler: BackgroundScheduler | None = None
     threads: list[threading.Thread] = field(default_factory=list)
     pending: dict[str, threading.Event] = field(default_factory=dict)
+    idle_refresh: float = IDLE_REFRESH  # seconds before each IDLE is re-issued; tests make it short
+    watchers: list[IdleWatcher] = field(default_factory=list)
 
     def should_stop(self) -> bool:
         return self.stop_event.is_set()
@@ -147,7 +168,9 @@ class Daemon:
         self.scheduler.start()
         if self.settings.idle:
             for account in self.settings.accounts:
-                watcher = IdleWatcher(account, self.poll_now, self.stop_event, self.client_factory)
+                watcher = IdleWatcher(account, self.poll_now, self.stop_event, self.client_factory,
+                                      refresh=self.idle_refresh)
+                self.watchers.append(watcher)
                 thread = threading.Thread(target=watcher.run, name=f"idle-{account.name}", daemon=True)
                 thread.start()
                 self.threads.append(thread)
@@ -174,6 +197,27 @@ class Daemon:
                         self.poll_now(account)
         finally:
             self.stop()
+
+
+def _announces_mail(responses: list[tuple[object, ...]]) -> bool:
+    """Untagged `* n EXISTS` / `* n RECENT` (imapclient: (n, b"EXISTS")); `* OK Still here` is not mail."""
+    return any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses)
+
+
+def _closed(client: IMAPClient) -> bool:
+    """True when the server has closed the connection (EOF waits on the socket)."""
+    sock = client.socket()
+    timeout = sock.gettimeout()
+    sock.setblocking(False)  # with a timeout set, recv would first wait that long for data
+    try:
+        # the plain socket's recv, also under TLS: peek at the TCP stream without consuming anything
+        return socket.socket.recv(sock, 1, socket.MSG_PEEK) == b""
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return True
+    finally:
+        sock.settimeout(timeout)
 
 
 def _job_id(account: Account) -> str:

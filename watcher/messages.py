@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import email
 import email.header
 import email.policy
@@ -91,7 +92,9 @@ def parse(data: bytes) -> ParsedMessage:
 
 
 def _parse(msg: Message) -> ParsedMessage:
-    headers = {k.lower(): _header(v) for k, v in list(msg.items())[:200]}
+    headers: dict[str, str] = {}
+    for key, value in list(msg.raw_items())[:200]:  # raw: 8-bit bytes in headers are decoded by _header
+        headers.setdefault(key.lower(), _header(value))  # the first one counts, as with msg.get()
     if not headers and not msg.get_payload():
         raise ParseError("no headers and no body")
     sender = headers.get("from", "")
@@ -128,10 +131,16 @@ def _parse(msg: Message) -> ParsedMessage:
 
 
 def _header(value: object) -> str:
-    """Decode RFC 2047 words with charset fallbacks; unfold; never raise."""
+    """Decode RFC 2047 words with charset fallbacks, raw 8-bit text as utf-8/cp1252; unfold; never raise."""
     parts = []
+    value = str(value)
+    if any("\udc80" <= c <= "\udcff" for c in value):  # the parser keeps raw 8-bit bytes as surrogates
+        try:
+            value = _decode_bytes(value.encode("ascii", "surrogateescape"), None)
+        except UnicodeError:
+            value = value.encode("utf-8", "replace").decode("utf-8")
     try:
-        decoded = email.header.decode_header(str(value))
+        decoded = email.header.decode_header(value)
     except Exception:
         return _WS.sub(" ", str(value)).strip()
     for chunk, charset in decoded:
@@ -193,6 +202,9 @@ def _collect(msg: Message) -> tuple[str, list[str], list[str]]:
     while stack and walked < MAX_PARTS:
         part, depth = stack.pop()
         walked += 1
+        if part.get_content_type() == "message/rfc822":  # a forwarded message: not this one's text
+            attachments.append(_header(part.get_filename() or "message/rfc822"))
+            continue
         if part.is_multipart():
             payload = part.get_payload()
             if depth < MAX_DEPTH and isinstance(payload, list):
@@ -203,8 +215,6 @@ def _collect(msg: Message) -> tuple[str, list[str], list[str]]:
         filename = part.get_filename()
         if disposition == "attachment" or (filename and not ctype.startswith("text/")):
             attachments.append(_header(filename) if filename else ctype)
-            continue
-        if ctype == "message/rfc822":
             continue
         if ctype not in ("text/plain", "text/html") and not (ctype.startswith("text/") and depth == 0):
             if not ctype.startswith("text/"):
@@ -220,7 +230,11 @@ def _collect(msg: Message) -> tuple[str, list[str], list[str]]:
 
 def _part_text(part: Message) -> str:
     try:
-        payload = part.get_payload(decode=True)
+        if str(part.get("Content-Transfer-Encoding", "")).strip().lower() == "base64":
+            raw_b64 = part.get_payload()
+            payload = _b64decode(raw_b64.encode("ascii", "ignore")) if isinstance(raw_b64, str) else None
+        else:
+            payload = part.get_payload(decode=True)
     except Exception:
         payload = None
     if payload is None:
@@ -230,6 +244,19 @@ def _part_text(part: Message) -> str:
         return ""
     payload = payload[: MAX_TEXT_CHARS * 2]
     return _decode_bytes(payload, part.get_content_charset())[:MAX_TEXT_CHARS]
+
+
+_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
+
+
+def _b64decode(data: bytes) -> bytes:
+    """Lenient base64: skip stray characters, tolerate a cut-off end (a partial fetch, a truncated mail).
+
+    (The stdlib hands back the undecoded text when the length is off, which would read as gibberish.)
+    """
+    data = _NOT_BASE64.sub(b"", data)
+    data = data[: len(data) - 1] if len(data) % 4 == 1 else data
+    return base64.b64decode(data + b"=" * (-len(data) % 4))
 
 
 def _clean(text: str) -> str:
@@ -272,7 +299,9 @@ def html_to_text(markup: str) -> tuple[str, str]:
 # Lines that open a quoted earlier message, in the languages we read.
 _QUOTE_HEADER = re.compile(
     r"""^\s*(?:
-        (?:On|Am|Le|El|Op|Em|Il|Den|W\sdniu)\s.{0,200}?(?:wrote|schrieb|a\s[ée]crit|escribi[óo]|schreef|escreveu|ha\sscritto|skrev|napisa[łl])\s?:
+        (?:On|Am|Le|El|Op|Em|Il|Den|W\sdniu)\s.{0,200}?
+        (?:wrote|a\s[ée]crit|escribi[óo]|escreveu|ha\sscritto|napisa[łl]|het\svolgende\sgeschreven
+          |(?:schrieb|schreef|skrev)(?:\s.{0,200}?)?)\s?:  # German, Dutch, Nordic: the name comes after
       | -{2,}\s*(?:Original\sMessage|Forwarded\smessage|Urspr[üu]ngliche\sNachricht|Message\sd'origine
                   |Mensaje\soriginal|Oorspronkelijk\sbericht|Mensagem\soriginal|Weitergeleitete\sNachricht
                   |Message\stransf[ée]r[ée])\s*-{2,}

@@ -111,6 +111,65 @@ def m001_initial(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m002_followups(db: sqlite3.Connection) -> None:
+    """Issue 4: drafted replies, reminders, the user's corrections, and why a rejection has no draft."""
+    run_script(
+        db,
+        """
+        ALTER TABLE rejections ADD COLUMN draft_note TEXT;
+        CREATE TABLE drafts (
+            id INTEGER PRIMARY KEY,
+            rejection_id INTEGER NOT NULL UNIQUE REFERENCES rejections (id) ON DELETE CASCADE,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'approved', 'sent', 'discarded')),
+            from_addr TEXT NOT NULL,
+            to_addr TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            body TEXT NOT NULL,
+            in_reply_to TEXT,
+            refs TEXT NOT NULL DEFAULT '',
+            message_id TEXT NOT NULL,
+            message TEXT NOT NULL,
+            template TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX drafts_status ON drafts (status);
+        CREATE TABLE reminders (
+            id INTEGER PRIMARY KEY,
+            rejection_id INTEGER NOT NULL REFERENCES rejections (id) ON DELETE CASCADE,
+            action TEXT NOT NULL,
+            text TEXT NOT NULL,
+            due_at TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'done')),
+            snoozed_until TEXT,
+            delivered_at TEXT,
+            created_at TEXT NOT NULL,
+            UNIQUE (rejection_id, action)
+        );
+        CREATE INDEX reminders_due ON reminders (status, due_at);
+        CREATE TABLE corrections (
+            id INTEGER PRIMARY KEY,
+            message_ref INTEGER NOT NULL UNIQUE REFERENCES messages (id) ON DELETE CASCADE,
+            message_id TEXT,
+            label TEXT NOT NULL CHECK (label IN ('rejection', 'not_rejection')),
+            previous_label TEXT,
+            subject TEXT,
+            sender TEXT,
+            reply_to TEXT,
+            date TEXT,
+            text TEXT,
+            kind TEXT,
+            stage TEXT,
+            company TEXT,
+            role TEXT,
+            created_at TEXT NOT NULL
+        );
+        """,
+    )
+
+
 def apply(db: sqlite3.Connection) -> list[str]:
     """Apply pending migrations in order, each in its own transaction; returns the names applied.
 

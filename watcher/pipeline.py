@@ -130,6 +130,9 @@ class Processor:
                 if rejection_id is not None:
                     for hook in self.hooks:
                         hook(self.store, rejection_id, msg, rec)
+            for raw, msg in parsed:  # after a UIDVALIDITY change: known mail, new UIDs
+                if msg.dedupe_key() in known:
+                    self.store.relocate(msg.dedupe_key(), raw.account, raw.folder, raw.uidvalidity, raw.uid)
             for err in errors:
                 self.store.add_error(err)
             if folder_state is not None:
@@ -251,4 +254,6 @@ def build_processor(
 
 def default_hooks(settings: Settings) -> list[RejectionHook]:
     """Follow-ups planned for each new rejection (drafts, reminders), in the batch's transaction."""
-    return []
+    from .followups import rejection_hooks
+
+    return list(rejection_hooks(settings))

@@ -108,8 +108,12 @@ class ImapSession:
                 client.oauth2_login(self.account.username, secret)
             else:
                 client.login(self.account.username, secret)
-        except LoginError:
+        except LoginError as exc:
             _quiet_shutdown(client)
+            if "[UNAVAILABLE]" in str(exc).upper():  # RFC 5530: the server's auth backend is down for now
+                raise ImapTransient(
+                    f"{self.account.name}: the server cannot check logins right now (UNAVAILABLE)"
+                ) from None
             raise ImapError(
                 f"{self.account.name}: the server refused the login for {self.account.username}; "
                 "check the username and password (or token)"
@@ -291,7 +295,7 @@ def with_reconnect(
             _drop(session)
             if attempt == attempts or should_stop():
                 raise ImapTransient(
-                    f"{session.account.name}: connection failed {attempts} times; last error: "
+                    f"{session.account.name}: connection failed {attempt} times; last error: "
                     f"{type(exc).__name__}: {exc}"
                 ) from None
             log.warning(
@@ -300,6 +304,11 @@ def with_reconnect(
             )
             sleep(delay)
             delay = min(delay * 2, max_delay)
+        except IMAPClientError as exc:
+            # (after TRANSIENT, which has the aborts) a NO/BAD answer or an unparseable response:
+            # retrying the same command will not help, and a traceback would not either
+            _drop(session)
+            raise ImapError(f"{session.account.name}: the server refused a command: {exc}"[:500]) from None
     raise AssertionError("unreachable")
 
 

@@ -1,0 +1,404 @@
+"""Faults: a server killed mid-backfill and mid-IDLE, kill -9 of the watcher mid-batch, a full or
+read-only disk, 1,000 hostile messages; and the daemon's IDLE, shutdown, locking, status and OAuth.
+
+Real servers (pymap; Dovecot when installed), real SQLite, the real CLI (CliRunner, or a subprocess
+through tests/watcher_fake_model.py, which only swaps the model for conftest's FakeClassifier).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import selectors
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import FakeClassifier, Mailbox, make_message, write_config
+from imapserver import ImapServer, available_backends, start_server
+
+from watcher import app
+from watcher.cli import cli
+from watcher.config import Account, Secret, Settings
+from watcher.daemon import Daemon, IdleWatcher
+from watcher.sources.imap import ImapSession, with_reconnect
+from watcher.store import Store
+
+HERE = Path(__file__).resolve().parent
+FAKE_MODEL_CLI = HERE / "watcher_fake_model.py"
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def rows(db: Path, sql: str, *args: object) -> list[tuple[object, ...]]:
+    con = sqlite3.connect(db)
+    try:
+        return [tuple(r) for r in con.execute(sql, args)]
+    finally:
+        con.close()
+
+
+def integrity(db: Path) -> str:
+    return str(rows(db, "PRAGMA integrity_check")[0][0])
+
+
+def counts(db: Path) -> tuple[int, int]:
+    """(rows, distinct Message-IDs) of the messages table: equal when nothing is duplicated."""
+    [(total, distinct)] = rows(db, "SELECT count(*), count(DISTINCT message_id) FROM messages")
+    return int(total), int(distinct)  # type: ignore[call-overload]
+
+
+def ids_of(messages: list[bytes]) -> list[str]:
+    return sorted(re.search(rb"^Message-ID: (<[^>]+>)", m, re.M | re.I).group(1).decode()  # type: ignore[union-attr]
+                  for m in messages)
+
+
+def stored_ids(db: Path) -> list[str]:
+    return sorted(str(r[0]) for r in rows(db, "SELECT message_id FROM messages"))
+
+
+def wait_for(what: str, check: Callable[[], object], timeout: float, interval: float = 0.02) -> float:
+    """Seconds until check() is truthy; fails the test after `timeout`."""
+    started = time.monotonic()
+    while True:
+        if check():
+            return time.monotonic() - started
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def recorded(db: Path) -> int:
+    """Messages in the database so far (0 while it is being created)."""
+    try:
+        return counts(db)[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def has_id(db: Path, message: bytes) -> Callable[[], bool]:
+    [wanted] = ids_of([message])
+
+    def check() -> bool:
+        try:
+            return bool(rows(db, "SELECT 1 FROM messages WHERE message_id = ?", wanted))
+        except sqlite3.OperationalError:  # not created yet, or busy
+            return False
+
+    return check
+
+
+def config_with(path: Path, server: ImapServer, folder: str, *extra: str, port: int | None = None,
+                storage: str = "", database: Path | None = None) -> Path:
+    """write_config's file, with extra lines for the account table (last in the file) and [storage]."""
+    write_config(path, server, folder, database=database)
+    text = path.read_text(encoding="utf-8")
+    if port is not None:
+        text = text.replace(f"port = {server.port}\n", f"port = {port}\n")
+    if storage:
+        text = text.replace("[storage]\n", f"[storage]\n{storage}\n")
+    path.write_text(text + "".join(f"{line}\n" for line in extra), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def no_model(monkeypatch: pytest.MonkeyPatch, classifier: FakeClassifier) -> FakeClassifier:
+    """The CLI and build_daemon load the model through app.load_classifier; give them the fake one."""
+    monkeypatch.setattr(app, "load_classifier", lambda settings: classifier)
+    return classifier
+
+
+def fake_model_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(FAKE_MODEL_CLI), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env={**os.environ, **(env or {})},
+    )
+
+
+def read_line(stream, timeout: float) -> str:  # type: ignore[no-untyped-def]
+    """One line from a child's pipe, or '' if none comes within `timeout`."""
+    with selectors.DefaultSelector() as sel:
+        sel.register(stream, selectors.EVENT_READ)
+        if not sel.select(timeout):
+            return ""
+    return str(stream.readline())
+
+
+# -- a server of the test's own that can be killed and brought back ------------------------------
+
+
+class SwitchProxy:
+    """A TCP forwarder on a fixed 127.0.0.1 port that can be taken down (connections dropped, new ones
+    refused) and brought up again in front of a server: pymap's mailboxes live in memory, so its
+    restart is hidden behind this proxy until the mail is loaded again, like a server restored from
+    backup (with a new UIDVALIDITY)."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = 0
+        self.connections = 0
+        self._listener: socket.socket | None = None
+        self._sockets: list[socket.socket] = []
+        self.up()
+
+    def up(self) -> None:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(16)
+        self.port = int(listener.getsockname()[1])
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def down(self) -> None:
+        listener, self._listener = self._listener, None
+        for sock in [*([listener] if listener else []), *self._sockets]:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                sock.close()
+        self._sockets = []
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            self._sockets += [client, upstream]
+            self.connections += 1
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+class Restartable:
+    """One server process for one test. kill() is SIGKILL to the server's process group.
+
+    Dovecot keeps its Maildir across restarts and comes back on the same port. pymap loses its
+    in-memory mailboxes: it sits behind a SwitchProxy, and restart() loads the folder's mail into the new
+    process before the proxy accepts connections again.
+    """
+
+    def __init__(self, backend: str, workdir: Path) -> None:
+        self.backend = backend
+        self.server = start_server(backend, workdir)
+        self.proxy = SwitchProxy(self.server.port) if backend == "pymap" else None
+        self.kills = 0
+
+    @property
+    def port(self) -> int:
+        return self.proxy.port if self.proxy else self.server.port
+
+    def mailbox(self, folder: str) -> Mailbox:
+        self.server.create_folder(folder)
+        return Mailbox(self.server, folder)
+
+    def account(self, folder: str, **overrides: object) -> Account:
+        return Mailbox(self.server, folder).account(port=self.port, **overrides)
+
+    def kill(self) -> None:
+        if self.proxy:
+            self.proxy.down()
+        proc = self.server.proc
+        assert proc is not None and proc.poll() is None
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        self.server.proc = None
+        self.kills += 1
+
+    def restart(self, folder: str, messages: list[bytes]) -> None:
+        self.server.start()  # the same port
+        if self.proxy:
+            self.server.create_folder(folder)
+            self.server.append(folder, messages)
+            self.proxy.up()
+
+    def close(self) -> None:
+        if self.proxy:
+            self.proxy.down()
+        self.server.stop()
+        self.server.cleanup()
+
+
+@pytest.fixture(params=available_backends())
+def restartable(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Restartable]:
+    server = Restartable(request.param, tmp_path / request.param)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+# -- the server killed and restarted --------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_server_killed_and_restarted_mid_backfill_completes_without_loss_or_duplicates(
+    restartable: Restartable, settings_for, caplog
+):
+    caplog.set_level(logging.WARNING)
+    folder = "kill"
+    restartable.mailbox(folder)
+    messages = [make_message(rejection=(i % 7 == 0)) for i in range(60)]
+    restartable.server.append(folder, messages)
+    settings = settings_for(restartable.account(folder, batch_size=10))
+    restarted = threading.Event()
+
+    class KillsTheServer(FakeClassifier):
+        def classify(self, batch):  # type: ignore[no-untyped-def]
+            if self.calls == 2:  # the third batch: fetched, not yet committed
+                restartable.kill()
+
+                def back() -> None:
+                    time.sleep(1.5)  # down long enough that the first reconnect is refused
+                    restartable.restart(folder, messages)
+                    restarted.set()
+
+                threading.Thread(target=back, daemon=True).start()
+            return super().classify(batch)
+
+    summary = app.backfill_imap(settings, classifier=KillsTheServer())
+
+    assert restarted.is_set() and restartable.kills == 1
+    assert "reconnecting" in caplog.text
+    assert counts(settings.database) == (60, 60)
+    assert stored_ids(settings.database) == ids_of(messages)
+    assert summary.errors == 0 and integrity(settings.database) == "ok"
+    [(run_status,)] = rows(settings.database, "SELECT status FROM runs")
+    assert run_status == "ok"
+    if restartable.backend == "pymap":  # restored with a new UIDVALIDITY: rescanned, deduplicated
+        assert "UIDVALIDITY changed" in caplog.text
+        assert summary.new == 60
+    else:  # Dovecot kept the mail and its UIDs: the rerun of the batch went on where it stopped
+        assert summary.seen == 60
+
+
+@pytest.mark.slow
+def test_server_killed_and_restarted_during_idle_wait_daemon_records_mail_appended_after(
+    restartable: Restartable, settings_for, no_model, caplog
+):
+    caplog.set_level(logging.INFO)
+    folder = "idle"
+    restartable.mailbox(folder)
+    before = [make_message() for _ in range(3)]
+    restartable.server.append(folder, before)
+    settings = Settings(**{**settings_for(restartable.account(folder)).__dict__, "poll_interval": 3600})
+    connections: list[object] = []
+
+    def factory(account: Account):  # type: ignore[no-untyped-def]
+        from watcher.sources.imap import default_client_factory
+
+        client = default_client_factory(account)
+        connections.append(client)
+        return client
+
+    daemon = app.build_daemon(settings, client_factory=factory)
+    daemon.start()
+    try:
+        wait_for("the first poll", lambda: recorded(settings.database) == 3, 15)
+        wait_for("IDLE", lambda: daemon.watchers and daemon.watchers[0].idles >= 1, 10)
+        connected = len(connections)
+
+        restartable.kill()
+        time.sleep(1.5)
+        restartable.restart(folder, before)
+        # the IDLE thread reconnects (with its back-off) and catches up with a poll; then waits again
+        wait_for("the IDLE reconnect", lambda: len(connections) >= connected + 2, 20)
+        idles = daemon.watchers[0].idles
+        wait_for("IDLE again", lambda: daemon.watchers[0].idles > idles, 10)
+
+        after = make_message(rejection=True)
+        restartable.server.append(folder, [after])
+        elapsed = wait_for("the message appended after the restart", has_id(settings.database, after), 10)
+    finally:
+        daemon.stop()
+    assert elapsed < 5
+    assert counts(settings.database) == (4, 4)
+    assert stored_ids(settings.database) == ids_of([*before, after])
+    assert "IDLE stopped" not in caplog.text
+
+
+# -- kill -9 of the watcher mid-batch, and overlapping runs ----------------------------------------
+
+
+@pytest.mark.slow
+def test_kill_9_mid_batch_leaves_a_consistent_database_and_the_rerun_completes(
+    mailbox: Mailbox, tmp_path: Path, no_model
+):
+    messages = [make_message(rejection=(i % 5 == 0)) for i in range(60)]
+    mailbox.append(messages)
+    uids = mailbox.uids()
+    config = config_with(tmp_path / "config.toml", mailbox.server, mailbox.folder, "batch_size = 10")
+    db = tmp_path / "watcher.db"
+
+    proc = fake_model_cli("--config", str(config), "backfill", env={"WATCHER_TEST_PAUSE_AFTER": "25"})
+    try:
+        line = read_line(proc.stdout, 30)
+        assert line.strip() == "PAUSED", (line, proc.stderr.read() if proc.poll() is not None else "")
+
+        # while it holds the account, a second run is refused with a clear message
+        second = CliRunner().invoke(cli, ["--config", str(config), "backfill"])
+        assert second.exit_code == 1
+        assert "another watcher process is reading this account" in second.output
+        assert second.output.count("\n") == 1 and "Traceback" not in second.output
+
+        proc.send_signal(signal.SIGKILL)  # five records of the third batch are written, not committed
+        assert proc.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+    assert integrity(db) == "ok"
+    assert counts(db) == (20, 20)  # the two committed batches; the open one rolled back
+    assert rows(db, "SELECT last_uid FROM folders") == [(uids[19],)]
+    assert rows(db, "SELECT count(*) FROM rejections") == [(4,)]
+
+    rerun = fake_model_cli("--config", str(config), "backfill")
+    out, err = rerun.communicate(timeout=60)
+    assert rerun.returncode == 0, err
+    assert out.startswith("40 messages seen, 40 new, 8 rejections found, 0 errors")
+    assert integrity(db) == "ok"
+    assert counts(db) == (60, 60)
+    assert stored_ids(db) == ids_of(messages)
+    assert rows(db, "SELECT count(*) FROM rejections") == [(12,)]
+    assert rows(db, "SELECT last_uid FROM folders") == [(uids[-1],)]
+
+
+def test_overlapping_runs_of_one_account_are_refused(mailbox: Mailbox, settings_for, no_model, caplog):
+    caplog.set_level(logging.INFO)
+    mailbox.append([make_message()])
+    settings = settings_for(mailbox.account())
+    daemon = app.build_daemon(settings)
+    with app.account_lock(settings, "test"):
+        with pytest.raises(app.AccountBusy, match="^test: another watcher process is reading this account"):
+            app.backfill_imap(settings, classifier=no_model)
+        # the daemon's poll takes the same lock: it skips this round and says why
+        assert daemon.poll_account(settings.accounts[0], lambda: False).seen == 0
+        assert "test: another watcher process is reading this account" in caplog.text
+        assert counts(settings.database) == (0, 0)
+    assert daemon.poll_account(settings.accounts[0], lambda: False).new == 1

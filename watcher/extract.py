@@ -1,0 +1,509 @@
+"""Company, role, stage and kind of a rejection, from its headers, text and quoted thread (rules)."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+from .messages import ParsedMessage
+
+# Applicant-tracking systems and job boards: mail "from" them is sent for the real organisation.
+ATS_DOMAINS = frozenset(
+    [
+        "greenhouse-mail.io", "greenhouse.io", "lever.co", "hire.lever.co", "myworkday.com",
+        "myworkdayjobs.com", "workday.com", "smartrecruiters.com", "icims.com", "taleo.net", "ashbyhq.com",
+        "workablemail.com", "workable.com", "bamboohr.com", "jobvite.com", "teamtailor-mail.com",
+        "teamtailor.com", "recruitee.com", "successfactors.com", "successfactors.eu", "oraclecloud.com",
+        "breezy.hr", "breezyhr.com", "jazzhr.com", "applytojob.com", "hireology.com", "paylocity.com",
+        "tenstreet.com", "personio.de", "personio.com", "join.com", "workday.net", "pinpointhq.com",
+        "rippling.com", "ultipro.com", "ukg.com", "adp.com", "dayforce.com", "ceridian.com",
+        "phenompeople.com", "eightfold.ai", "avature.net", "cornerstoneondemand.com", "csod.com",
+        "jobylon.com", "homerun.co", "recruitcrm.io", "comeet.co", "manatal.com", "zohorecruit.com",
+        "freshteam.com", "gem.com", "dover.com", "wellfound.com", "angel.co", "linkedin.com", "indeed.com",
+        "indeedemail.com", "glassdoor.com", "ziprecruiter.com", "monster.com", "stepstone.de",
+        "stepstone.com", "xing.com", "welcometothejungle.com", "otta.com", "governmentjobs.com",
+        "neogov.com", "jobs.nhs.uk", "trac.jobs", "hirehive.com", "hirebridge.com", "mytribejobs.com",
+        "submittable.com", "openreview.net", "editorialmanager.com", "manuscriptcentral.com",
+        "scholarone.com", "easychair.org", "softconf.com", "sessionize.com", "papercall.io", "fluxx.io",
+        "smapply.io", "smapply.org", "grants.gov", "mailchimp.com", "mailgun.org", "sendgrid.net",
+        "amazonses.com", "mandrillapp.com", "hubspot.com", "hs-email.com", "salesforce.com", "typeform.com",
+        "google.com", "calendly.com"
+    ]
+)
+FREE_MAIL = frozenset(
+    [
+        "gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "hotmail.com", "outlook.com", "live.com",
+        "msn.com", "icloud.com", "me.com", "mac.com", "aol.com", "proton.me", "protonmail.com", "gmx.de",
+        "gmx.net", "gmx.com", "web.de", "t-online.de", "orange.fr", "free.fr", "laposte.net", "wanadoo.fr",
+        "sfr.fr", "hotmail.fr", "hotmail.de", "yahoo.fr", "yahoo.es", "yahoo.de", "hotmail.es", "ziggo.nl",
+        "kpnmail.nl", "uol.com.br", "bol.com.br", "terra.com.br", "sapo.pt", "fastmail.com", "hey.com",
+        "zoho.com", "mail.com", "yandex.com"
+    ]
+)
+# Words that end (or make up) a sender name or phrase without naming the organisation.
+_TAIL_WORDS = frozenset(
+    """team talent acquisition recruiting recruitment recruiter recruiters careers career hiring people hr
+    jobs job early graduate graduates campus student students search committee notifications notification
+    noreply no-reply reply admissions admission editors editorial desk programs program programme grants
+    grant ops human resources do not alerts alert mailer info via booking bookings applications application
+    portal creative partnerships management commercial purchasing procurement sourcing curation cfp poetry
+    submissions submission papers paper chairs chair speakers speaker opinion updates newsroom
+    recrutement emploi rh karriere personal personalabteilung personalwesen ausbildung bewerbermanagement
+    stellenangebote selección empleo vacatures werving recrutamento vagas""".split()
+)
+# Department phrases that follow the organisation's name in a sender ("Aalto University Admission Services").
+_DEPARTMENT_TAIL = re.compile(
+    r"\s+(?:(?:department|dept\.?|school|faculty|division|office)\s+of\s+.*|graduate\s+school|admission\s+services|"
+    r"academic\s+recruitment|strategic\s+sourcing|supply\s+chain|business\s+development|program\s+committee|"
+    r"papers?\s+committee|human\s+resources|people\s+services|hr\s+services|talent\s+services)$",
+    re.IGNORECASE,
+)
+_ATS_NAMES = re.compile(
+    r"\b(?:greenhouse|lever|workday|smartrecruiters|icims|taleo|ashby|workable|bamboohr|jobvite|teamtailor|"
+    r"recruitee|linkedin|indeed|glassdoor|ziprecruiter|submittable|openreview|easychair)\b",
+    re.IGNORECASE,
+)
+_UPPER = "A-ZÀ-ÖØ-ÞĀ-Ž"
+_ORG_WORD = rf"[{_UPPER}0-9](?:[\w'’&+-]|\.(?=\w))*"
+_CONNECT = r"(?:&|and|of|for|de|du|la|le|las|los|el|del|di|da|do|dos|van|der|von|am|im|und|et|y|e|the)"
+_ORG = rf"{_ORG_WORD}(?:[ \t]+(?:{_CONNECT}[ \t]+)?{_ORG_WORD}){{0,5}}"
+_ORG_RE = re.compile(_ORG)
+_CUES = [
+    # (pattern with a group named org, weight)
+    (rf"on\s+behalf\s+of\s+(?P<org>(?:the\s+)?{_ORG})", 5.0),
+    (rf"(?:interest\s+in|interest\s+in\s+joining|applying\s+to|applied\s+to|apply\s+to|joining)\s+"
+     rf"(?P<org>(?:The\s+)?{_ORG})", 3.0),
+    (rf"(?:position|role|opening|job|vacancy|opportunity|here|career|team|work|positions|roles)\s+(?:at|with)\s+"
+     rf"(?P<org>(?:The\s+)?{_ORG})", 3.0),
+    (rf"(?:[Tt]he|[Ee]veryone\s+at|[Aa]ll\s+of\s+us\s+at)\s+(?P<org>{_ORG})\s+(?:[Tt]eam|[Rr]ecruiting|"
+     rf"[Tt]alent|[Hh]iring|[Cc]areers|[Pp]eople|[Ee]ditors|[Ii]nvestment\s+[Tt]eam|[Pp]rogram)", 3.0),
+    (rf"^[ \t]*(?P<org>(?:The\s+)?{_ORG})[ \t]+(?:Talent|Recruiting|Recruitment|Careers|Hiring|People|HR)"
+     rf"(?:[ \t]+\w+){{0,2}}[ \t]*$", 3.0),
+    (rf"\b(?:at|with|from|by)\s+(?P<org>(?:The\s+)?{_ORG})", 1.0),
+    (rf"\b(?:Interesse\s+an|bei\s+der|bei|chez|bij|na\s+empresa|en\s+la\s+empresa)\s+(?P<org>{_ORG})", 0.5),
+]
+_CUE_RES = [(re.compile(p, re.MULTILINE), w) for p, w in _CUES]
+_SUBJECT_CUES = [
+    re.compile(rf"(?:application\s+(?:to|at|with)|applying\s+to|update\s+from|from)\s+(?P<org>{_ORG})"),
+    re.compile(rf"^(?:(?:re|aw|fwd?|sv|tr|rv)\s*:\s*)*(?P<org>{_ORG})\s*[-|:–]"),
+    re.compile(rf"[-|:–]\s*(?P<org>{_ORG})\s*$"),
+    re.compile(rf"\bat\s+(?P<org>{_ORG})\s*$"),
+    re.compile(rf"^(?:(?:re|aw|fwd?)\s*:\s*)*[Yy]our\s+(?P<org>{_ORG})\s+application"),
+]
+_STOP_ORG = frozenset(
+    """i we you your our us it this that the a an thank thanks unfortunately dear hi hello regards best
+    application applications position role team candidate candidates interview update status re fwd aw
+    job jobs career careers hiring recruiting talent people hr subject unsubscribe privacy terms
+    monday tuesday wednesday thursday friday saturday sunday january february march april may june july
+    august september october november december please after while although however we're i'm
+    linkedin indeed glassdoor greenhouse lever workday email mail this time now mr mrs ms dr prof
+    sie ihnen ihr ihre ihrer wir uns leider vielen dank danke herzlichen bewerbung stelle unternehmen zeit
+    interesse jahr weg grüßen gruß liebe lieber sehr damen herren nous vous votre madame monsieur merci
+    candidature usted su sus gracias nosotros equipo estimado estimada u uw wij ons bedankt beste geachte
+    você sua obrigado obrigada equipe prezado prezada caro cara""".split()
+)
+# Job titles are not organisations ("UX Designer" in a subject line).
+_TITLE_WORDS = re.compile(
+    r"\b(?:engineer|developer|designer|manager|analyst|scientist|director|assistant|associate|specialist|"
+    r"coordinator|consultant|officer|intern|internship|architect|administrator|representative|technician|"
+    r"nurse|teacher|writer|accountant|tutor|position|role|vacancy|supervisor|operator|cook|chef|driver|"
+    r"receptionist|optician|agent|advisor|executive|lead|head|clerk|worker|associate|graduate|programme|"
+    r"update|application|interview|proposal|pitch|draft|query|deck|quote|enquiry|invitation|crew|assessment|"
+    r"scheme|front|desk|summer|winter|spring|autumn|day|clinic|results?|outcome|manuscript|article|decision|"
+    r"notification|instagram|twitter|linkedin)\b",
+    re.IGNORECASE,
+)
+_LEGAL = re.compile(
+    r"[,\s]+(?:inc|incorporated|llc|llp|ltd|limited|plc|gmbh|ag|sa|s\.a|sas|bv|b\.v|nv|corp|corporation|co|"
+    r"company|pty|pte|pvt|oy|ab|as|srl|spa|s\.l|sp\.?\s*z\s*o\.o|sp)\.?$",
+    re.IGNORECASE,
+)
+
+
+COMPANY_CHARS = 2000
+_THE = re.compile(r"^the\s+")
+_NON_WORD = re.compile(r"[\W_]+")
+_NON_ALNUM = re.compile(r"[^a-z0-9]")
+_SPACES = re.compile(r"\s+")
+_POSSESSIVE = re.compile(r"(?:'s|’s)$")
+_LETTERS = re.compile(r"[A-Za-z]{2}")
+_ID_LIKE = re.compile(r"\b[A-Z]+(?:-[A-Z0-9]+){2,}|\d{3,}(?<!\b(?:19|20)\d\d)")
+_YEAR = re.compile(r"\s+(?:19|20)\d\d$")
+
+
+@dataclass(frozen=True)
+class Extraction:
+    company: str | None
+    role: str | None
+    stage: str
+    kind: str
+
+
+def extract(msg: ParsedMessage) -> Extraction:
+    return Extraction(company(msg), role(msg), stage(msg), kind(msg))
+
+
+def normalise_company(name: str | None) -> str:
+    """For comparisons: case, punctuation, a leading "The" and legal suffixes ignored."""
+    if not name:
+        return ""
+    name = name.strip().lower()
+    name = _YEAR.sub("", _THE.sub("", name))
+    for _ in range(2):
+        name = _LEGAL.sub("", name)
+    name = name.replace("&", " and ").replace("+", " and ")
+    return _NON_WORD.sub("", name)
+
+
+def _domain(address: str) -> str:
+    return address.rsplit("@", 1)[-1].lower() if "@" in address else ""
+
+
+def _matches_domain_list(domain: str, names: frozenset[str]) -> bool:
+    parts = domain.split(".")
+    return any(".".join(parts[i:]) in names for i in range(len(parts) - 1))
+
+
+def is_ats(domain: str) -> bool:
+    return _matches_domain_list(domain, ATS_DOMAINS)
+
+
+_SUBDOMAIN_NOISE = frozenset(
+    [
+        "us", "eu", "uk", "app", "jobs", "hire", "mail", "candidates", "notifications", "email", "www",
+        "careers", "match", "my", "e", "hr", "talent", "recruiting", "apply", "reply", "no-reply",
+        "noreply", "info", "news"
+    ]
+)
+
+
+def domain_hint(msg: ParsedMessage) -> str:
+    """The organisation's compact name as the sender (or reply-to) address spells it, if any."""
+    for addr in (msg.sender_address, _addr(msg.reply_to or "")):
+        domain = _domain(addr)
+        if not domain:
+            continue
+        local = addr.split("@", 1)[0]
+        if is_ats(domain):
+            labels = domain.split(".")
+            # acme.taleo.net, acme@smartrecruiters.com, acme@myworkday.com
+            if len(labels) > 2 and labels[0] not in _SUBDOMAIN_NOISE:
+                return re.sub(r"[^a-z0-9]", "", labels[0])
+            if not re.search(r"no.?reply|notif|^jobs|^hire|talent|career|recruit|^info|system|mail|alert|team",
+                             local):
+                return re.sub(r"[^a-z0-9]", "", local)
+            continue
+        if _matches_domain_list(domain, FREE_MAIL):
+            continue
+        labels = [x for x in domain.split(".") if x not in _SUBDOMAIN_NOISE]
+        # the registrable label: drop the TLD and second-level suffixes like co.uk / com.au / ac.uk
+        if len(labels) > 1:
+            labels = labels[:-1]
+        if len(labels) > 1 and labels[-1] in {"co", "com", "org", "ac", "gov", "edu", "net", "gv", "or", "ne"}:
+            labels = labels[:-1]
+        if labels:
+            return re.sub(r"[^a-z0-9]", "", labels[-1])
+    return ""
+
+
+def _addr(value: str) -> str:
+    found = re.search(r"[\w.+'-]+@[\w.-]+\w", value)
+    return found.group(0).lower() if found else ""
+
+
+def _strip_tail(name: str) -> str:
+    name = _DEPARTMENT_TAIL.sub("", name)
+    words = name.split()
+    while len(words) > 1 and words[0].lower() in _TAIL_WORDS:
+        words.pop(0)  # "Personalabteilung Brauerei Hofmeister"
+    while len(words) > 1 and (words[-1].lower().strip(".,:-|") in _TAIL_WORDS or words[-1] in "-|:&"):
+        words.pop()
+    while words and words[-1].lower() in {"and", "of", "for", "the", "&", "-", "|", "i", "we", "you"}:
+        words.pop()
+    return " ".join(words)
+
+
+def _clean_org(name: str) -> str:
+    name = _SPACES.sub(" ", name).strip(" \t-|:,.;'\"’")
+    name = _POSSESSIVE.sub("", name)
+    return _strip_tail(name).strip(" \t-|:,.;")
+
+
+def _plausible(name: str) -> bool:
+    if not name or len(name) < 2 or len(name) > 60:
+        return False
+    words = [w.lower().strip(".,'’") for w in name.split()]
+    if all(w in _TAIL_WORDS or w in _STOP_ORG for w in words):
+        return False
+    if _ID_LIKE.search(name):
+        return False  # a manuscript or requisition number, not a name
+    first = words[1] if words[0] == "the" and len(words) > 1 else words[0]
+    return (first not in _STOP_ORG and not _ATS_NAMES.fullmatch(name.strip())
+            and _LETTERS.search(name) is not None)
+
+
+def _hint_cover(words: list[str], hint: str) -> tuple[int, int]:
+    """How much of `hint` the words spell by prefixes in order ("Pathfinder Insurance Brokers" ~ pathfinderib).
+
+    Returns (hint characters covered, index of the last word used + 1). Words may be skipped, not the first.
+    """
+    best = (0, 0)
+    low = [_NON_ALNUM.sub("", w.lower().replace("&", "and").replace("+", "and")) for w in words]
+
+    def walk(wi: int, pos: int) -> None:
+        nonlocal best
+        if (pos, wi) > best and pos > 0:
+            best = max(best, (pos, wi))
+        if pos >= len(hint) or wi >= len(low):
+            return
+        word = low[wi]
+        k = 0
+        while k < len(word) and pos + k < len(hint) and word[k] == hint[pos + k]:
+            k += 1
+        for take in range(k, 0, -1):
+            walk(wi + 1, pos + take)
+            if take < k and take > 1:
+                break  # a whole word or its initial: enough alternatives
+        if wi > 0 and pos > 0:
+            walk(wi + 1, pos)  # skip a word ("St Brigid's University Hospital" ~ stbrigidshospital)
+
+    walk(0, 0)
+    return best
+
+
+def _hint_candidates(text: str, hint: str) -> list[tuple[str, float]]:
+    """Capitalised runs of the text that spell the sender's domain, trimmed to the part that does."""
+    out: list[tuple[str, float]] = []
+    if len(hint) < 3:
+        return out
+    first = hint[0]
+    for run in _ORG_RE.finditer(text):
+        words = run.group(0).split()
+        for start, word in enumerate(words):
+            if word[0].lower() != first and not (start + 1 < len(words) and word.lower() == "the"):
+                continue
+            covered, used = _hint_cover(words[start:], hint)
+            if covered < 3 or covered / len(hint) < 0.6:
+                continue
+            if covered / len(hint) < 1 and used == 1 and len(words[start]) > covered:
+                continue
+            end = start + used
+            # one more word after the spelled part unless it is a title or generic ("Tangerine Telecom")
+            if end < len(words) and not _TITLE_WORDS.search(words[end]) and not re.search(r"\d", words[end]) \
+                    and words[end].lower() not in _TAIL_WORDS:
+                end += 1
+            if start >= 2 and words[start - 1].lower() == "of":
+                start -= 2  # "University of Wexcombe", "Bank of Avalon"
+            name = _clean_org(" ".join(words[start:end]))
+            if name:
+                out.append((name, 3.0 + 3.0 * covered / len(hint) - 0.3 * (end - start - used)))
+    return out
+
+
+def _matches_hint_name(name: str, hint: str) -> bool:
+    if len(hint) < 3:
+        return False
+    covered, _ = _hint_cover(name.split(), hint)
+    return covered >= 3 and covered / len(hint) >= 0.6
+
+
+def _looks_like_person(display: str, local: str) -> bool:
+    words = [w.lower().strip(".,") for w in display.split()]
+    if words and words[0] in {"mr", "mrs", "ms", "dr", "prof", "professor", "chef"}:
+        return True
+    return any(len(w) >= 3 and w in local for w in words) and len(words) <= 3
+
+
+def company(msg: ParsedMessage) -> str | None:
+    """The organisation that decided: never the ATS that delivered the mail."""
+    scores: dict[str, float] = defaultdict(float)
+    spelled: dict[str, str] = {}
+
+    def add(raw: str, weight: float, clean: bool = True) -> None:
+        name = _clean_org(raw) if clean else raw
+        if not _plausible(name) or (weight < 4 and _TITLE_WORDS.search(name)):
+            return
+        key = normalise_company(name)
+        if not key:
+            return
+        scores[key] += weight
+        if key not in spelled or len(name) < len(spelled[key]):
+            spelled[key] = name
+
+    hint = domain_hint(msg)
+    domain = _domain(msg.sender_address)
+    local = msg.sender_address.split("@", 1)[0]
+    display = re.sub(r"\s+via\s+.*$", "", msg.sender_name or "", flags=re.IGNORECASE)
+    display = re.sub(r"\s*[(\[].*?[)\]]\s*", " ", display).strip()
+    parts = [p for p in re.split(r"\s[-|:–]\s", display) if _plausible(_clean_org(p))]
+    display = max(parts, key=lambda p: (_matches_hint_name(p, hint), len(p))) if parts else ""
+    if display and not _ATS_NAMES.search(display):
+        name = _clean_org(display)
+        if _plausible(name) and not (_looks_like_person(display, local) and name == display.strip()):
+            add(name, (4.0 if is_ats(domain) or name != display.strip() else 2.0)
+                + (2.0 if _matches_hint_name(name, hint) else 0.0))
+    text = msg.full_text
+    if len(text) > COMPANY_CHARS:  # the opening paragraphs and the sign-off
+        text = text[: COMPANY_CHARS - 600] + "\n" + text[-600:]
+    for regex, weight in _CUE_RES:
+        for found in regex.finditer(text):
+            add(found.group("org"), weight)
+    for line in msg.signature.splitlines()[:6]:
+        if re.fullmatch(_ORG, line.strip()):
+            add(line, 1.0)
+    subject = re.sub(r"^(?:(?:re|aw|fwd?|sv|tr|rv|wg)\s*:\s*)+", "", msg.subject.strip(), flags=re.IGNORECASE)
+    for regex in _SUBJECT_CUES:
+        for found in regex.finditer(subject):
+            add(found.group("org"), 2.0)
+    if hint:
+        for name, weight in _hint_candidates(f"{msg.sender_name}\n{subject}\n{text}\n{msg.quoted[:800]}", hint):
+            add(name, weight, clean=False)
+    if not scores:
+        if hint and len(hint) >= 3 and not is_ats(domain):
+            return hint.capitalize()
+        return None
+    # "Acme" mentioned alone supports "Acme Robotics" when both are there
+    total = dict(scores)
+    for short in scores:
+        for long in scores:
+            if long != short and spelled[long].lower().startswith(spelled[short].lower() + " "):
+                total[long] += scores[short]
+    best = max(total, key=lambda k: (total[k], -len(k)))
+    return spelled[best]
+
+
+# ---------------------------------------------------------------------------------------------- role
+
+_ROLE_WORD = r"[A-Z0-9(][\w()/'’.,+#&-]*"
+_ROLE_LINK = r"(?:of|and|&|for|to|the|in|de|du|des|la|el|en|y|et|e|da|do|van|voor|für|-|–|/|,)"
+_ROLE = rf"{_ROLE_WORD}(?:[ \t]+(?:{_ROLE_LINK}[ \t]+)?{_ROLE_WORD}){{0,9}}"
+_ROLE_CUES = [
+    re.compile(rf"(?:for|to|in)\s+(?:the|our|this)\s+(?:position\s+of\s+|role\s+of\s+)?(?P<role>{_ROLE})\s+"
+               r"(?:position|role|opening|vacancy|job|post|opportunity|internship|programme|program)\b"),
+    re.compile(rf"(?:position|role|post|vacancy)\s+(?:of|as)\s+(?:an?\s+)?(?P<role>{_ROLE})"),
+    re.compile(rf"(?:[Yy]our\s+application|[Aa]pplying|[Aa]pplied|[Yy]our\s+interest)\s+(?:for|to|in)\s+(?:the\s+|our\s+)?"
+               rf"(?:position\s+of\s+|role\s+of\s+)?(?P<role>{_ROLE})"),
+    re.compile(rf"(?:[Bb]ewerbung\s+(?:als|für|auf)\s+(?:die\s+Stelle\s+(?:als\s+)?|die\s+Position\s+(?:als\s+)?)?"
+               rf"|[Pp]osition\s+als\s+|[Ss]telle\s+als\s+|poste\s+(?:de|d['’])\s*|puesto\s+de\s+|vacante\s+de\s+"
+               rf"|functie\s+(?:van|als)\s+|vacature\s+(?:van|voor)\s+|vaga\s+de\s+|cargo\s+de\s+)"
+               rf"(?P<role>{_ROLE})"),
+]
+_ROLE_SUBJECT = [
+    re.compile(rf"^(?:(?:re|aw|fwd?)\s*:\s*)*(?P<role>{_ROLE})\s+(?:at|with|@)\s+", re.IGNORECASE),
+    re.compile(rf"(?:application\s+(?:for|update)|applying\s+for)\s*[:-]?\s*(?:the\s+)?(?P<role>{_ROLE})",
+               re.IGNORECASE),
+    re.compile(rf"^(?:(?:re|aw|fwd?)\s*:\s*)*(?P<role>{_ROLE})\s*[-|–]\s*[A-Z]"),
+    re.compile(rf"[-|–:]\s*(?P<role>{_ROLE})\s*$"),
+]
+_ROLE_WORDS = re.compile(
+    r"\b(?:engineer|developer|manager|analyst|designer|scientist|director|lead|head|assistant|associate|"
+    r"specialist|coordinator|consultant|officer|intern|internship|architect|administrator|representative|"
+    r"technician|nurse|teacher|writer|editor|accountant|advisor|adviser|agent|operator|worker|researcher|"
+    r"programme|program|executive|clerk|driver|chef|cook|cashier|receptionist|sales|marketing|product|"
+    r"support|operations|strategist|planner|president|partner|fellow|graduate|trainee|apprentice|counsel|"
+    r"attorney|paralegal|therapist|pharmacist|technologist|crew|ambassador|artist|producer|owner|sre|"
+    r"ingenieur|entwickler|leiter|berater|ingénieur|développeur|chef|responsable|chargé|ingeniero|"
+    r"desarrollador|gerente|analista|coordinador|medewerker|ontwikkelaar|adviseur|desenvolvedor|engenheiro|"
+    r"estagiário|praktikant|stagiaire|becario)",
+    re.IGNORECASE,
+)
+
+
+def _clean_role(text: str) -> str:
+    text = re.split(r"\s+(?:at|with|bei|chez|en|bij|na|in\s+our|here|position|role|opening)\b|[.;!?\n]", text)[0]
+    text = re.sub(r"\s*\((?:job\s*)?(?:id|req|ref)[^)]*\)\s*$", "", text, flags=re.IGNORECASE)
+    text = re.sub(r"\s*(?:#|req\.?|job\s*id|ref\.?)\s*:?\s*[\w-]*\d[\w-]*\s*$", "", text, flags=re.IGNORECASE)
+    return text.strip(" \t-|:,'\"’")
+
+
+def role(msg: ParsedMessage) -> str | None:
+    """The position as the mail writes it, when it looks like a job title."""
+    for regex in _ROLE_CUES:
+        for found in regex.finditer(msg.text[:2000]):
+            cand = _clean_role(found.group("role"))
+            if cand and _ROLE_WORDS.search(cand) and len(cand) <= 80:
+                return cand
+    subject = msg.subject
+    for regex in _ROLE_SUBJECT:
+        found = regex.search(subject)
+        if found:
+            cand = _clean_role(found.group("role"))
+            cand = re.sub(r"^(?:re|aw|fwd?)\s*:\s*", "", cand, flags=re.IGNORECASE)
+            if cand and _ROLE_WORDS.search(cand) and len(cand) <= 80:
+                return cand
+    return None
+
+
+# --------------------------------------------------------------------------------------------- stage
+
+_INTERVIEW = re.compile(
+    r"\b(?:interview(?:s|ed|ing)?|interviewers?|speaking\s+with|spoke\s+with|speak\s+with\s+(?:us|me)|"
+    r"meeting\s+(?:with\s+)?(?:us|me|the\s+team|our\s+team)|met\s+with|(?:time|conversations?|chats?|"
+    r"call|discussions?)\s+(?:with\s+(?:us|me|the\s+team|our\s+team)|you\s+spent)|talking\s+with|"
+    r"chatting\s+with|on-?site|take[-\s]home|final\s+(?:round|stage)|phone\s+screen|screening\s+call|"
+    r"technical\s+(?:round|screen|exercise|challenge)|case\s+study|panel|loop|second\s+round|"
+    r"first\s+round|hiring\s+manager\s+(?:call|chat)|presentation\s+to|"
+    r"\w*gespräch\w*|kennenlernen|entretien\w*|entrevista\w*|gesprek\w*|"
+    r"sollicitatiegesprek\w*|conversa\s+conosco|échange\w*)\b"
+)
+_NOT_INTERVIEW = re.compile(
+    r"(?:not|n't|unable\s+to|no\s+longer|without|before|decided\s+against|nicht|pas|no|niet|não)\b"
+    r"[\w\s,']{0,40}$"
+)
+
+
+def stage(msg: ParsedMessage) -> str:
+    """interview when the mail or its quoted thread shows interviews happened, else application."""
+    for text in ((msg.subject + "\n" + msg.text[:3000]).lower(), msg.quoted[:2500].lower()):
+        for found in _INTERVIEW.finditer(text):
+            before = text[max(0, found.start() - 50) : found.start()]
+            if _NOT_INTERVIEW.search(before):
+                continue
+            after = text[found.end() : found.end() + 40].lower()
+            if re.match(r"\s*(?:stage|process|round)?\s*(?:at\s+this\s+time|for\s+this)", after) and re.search(
+                r"(?:move|progress|invite|advance)\w*\s+(?:\w+\s+){0,3}$", before, re.IGNORECASE
+            ):
+                continue
+            return "interview"
+    return "application"
+
+
+# ---------------------------------------------------------------------------------------------- kind
+
+_KIND_CUES = [
+    ("program", r"\b(?:grants?|fellowships?|fellows|accelerator|cohort|residency|residencies|scholarships?|"
+                r"bootcamp|incubator|award|stipend|funding\s+programme|programme\s+application|Stipendium|"
+                r"bourse|beca|beurs|bolsa)\b"),
+    ("academic", r"\b(?:manuscript|journal|reviewers?|peer\s+review|submission\s+#?\d+|paper|admissions?|"
+                 r"ph\.?d|doctoral|master'?s\s+program|graduate\s+program|graduate\s+school|MSc|"
+                 r"proceedings|camera-ready|Zulassung|Studienplatz|admission|candidature\s+au\s+master|"
+                 r"artículo|revista|tijdschrift|artigo|periódico)\b"),
+    ("investor", r"\b(?:invest(?:ing|ment|ors?)?|fund|portfolio|thesis|term\s+sheet|pre-?seed|seed\s+round|"
+                 r"series\s+[ab]|raise|raising|deck|pitch\s+deck|valuation|VC|venture|Investition|"
+                 r"investissement|inversión|investering|investimento)\b"),
+    ("client", r"\b(?:proposal|vendor|RFP|RFQ|bid|tender|quote|quotation|statement\s+of\s+work|SOW|agency|"
+               r"freelancer|contractor|procurement|supplier|Angebot|Ausschreibung|devis|appel\s+d'offres|"
+               r"presupuesto|licitación|offerte|aanbesteding|orçamento|proposta)\b"),
+    ("pitch", r"\b(?:pitch(?:es|ed)?|editor|editorial|publication|publish|op-?ed|essay|freelance\s+piece|"
+              r"podcast|episode|guest|talk\s+proposal|CFP|call\s+for\s+(?:papers|proposals|speakers)|"
+              r"speaker|session\s+proposal|abstract|literary|agent|query|manuscript\s+submission|story|"
+              r"article|column|newsletter|magazine)\b"),
+    ("job", r"\b(?:position|role|candidacy|candidate|hiring|recruit\w*|job|vacancy|opening|resume|CV|"
+            r"Bewerbung|Stelle|candidature|poste|candidatura|puesto|sollicitatie|functie|vaga)\b"),
+]
+_KIND_RES = [(k, re.compile(p, re.IGNORECASE)) for k, p in _KIND_CUES]
+
+
+def kind_cues(msg: ParsedMessage) -> dict[str, int]:
+    text = f"{msg.subject}\n{msg.text[:4000]}"
+    return {k: len(r.findall(text)) for k, r in _KIND_RES}
+
+
+def kind(msg: ParsedMessage) -> str:
+    """The kind of rejection from keyword cues; job when nothing else is clearly there."""
+    counts = kind_cues(msg)
+    best = max(counts, key=lambda k: counts[k])
+    if counts[best] == 0 or counts["job"] >= counts[best]:
+        return "job"
+    return best
