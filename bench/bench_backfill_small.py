@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_backfill_small.py [--messages 2000] [--server dovecot|pymap]
 
 Starts a real IMAP server on 127.0.0.1 (Dovecot when installed, else pymap), appends N generated
-messages (plain and HTML/multipart, 1-6 KB), then in the same run:
+messages (plain and HTML/multipart, 1-6 KB, one in twenty a rejection), then in the same run:
 
   1. bare:     IMAPClient login, EXAMINE, SEARCH ALL, FETCH BODY.PEEK[] in batches of 200;
   2. backfill: watcher's app.backfill_imap (RFC822.SIZE + BODY.PEEK[] per batch, parse, classify,
@@ -20,10 +20,12 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 from imapclient import IMAPClient
 
@@ -35,12 +37,17 @@ from imapserver import DovecotServer, ImapServer, PymapServer  # noqa: E402
 
 from watcher import app  # noqa: E402
 from watcher.config import Account, Secret, Settings  # noqa: E402
+from watcher.messages import ParsedMessage  # noqa: E402
 
 FOLDER = "Bench"
 BATCH = 200
-WORDS = ("thank you for your application unfortunately we have decided to move forward with other "
-         "candidates whose experience more closely matches our needs we appreciate your interest and "
-         "wish you success in your search the team reviewed your profile carefully").split()
+WORDS = [
+    "thanks", "for", "the", "update", "here", "are", "the", "notes", "from", "our", "meeting", "the", "team",
+    "reviewed", "the", "plan", "and", "we", "will", "send", "the", "next", "version", "on", "friday",
+    "please", "check", "the", "attached", "schedule", "and", "let", "me", "know",
+]
+REJECTION = ("Thank you for your application. Unfortunately we have decided to move forward with other "
+             "candidates whose experience more closely matches our needs.")
 
 
 def generate(n: int, seed: int = 7) -> list[bytes]:
@@ -49,6 +56,8 @@ def generate(n: int, seed: int = 7) -> list[bytes]:
     out = []
     for i in range(n):
         body = "\r\n".join(" ".join(rng.choices(WORDS, k=14)) for _ in range(rng.randint(8, 60)))
+        if i % 20 == 0:  # about one message in twenty is a rejection, as in a job seeker's inbox
+            body = REJECTION + "\r\n\r\n" + body
         head = (f"From: Recruiter {i % 97} <r{i % 97}@company{i % 31}.example>\r\n"
                 f"To: me@example.com\r\nSubject: Your application #{i}\r\n"
                 f"Date: {format_datetime(start + timedelta(minutes=7 * i))}\r\n"
@@ -78,12 +87,12 @@ class StandInVerdict:
 class StandInClassifier:
     version = "bench-stand-in"
 
-    def classify(self, messages):  # type: ignore[no-untyped-def]
+    def classify(self, messages: Sequence[ParsedMessage]) -> list[StandInVerdict]:
         return [StandInVerdict("rejection" if "unfortunately" in m.text.lower() else "not_rejection", 0.5)
                 for m in messages]
 
 
-def load_classifier(settings: Settings):  # type: ignore[no-untyped-def]
+def load_classifier(settings: Settings) -> tuple[Any, str]:
     if (ROOT / "models" / "rejection-model.joblib").exists():
         try:
             return app.load_classifier(settings), "shipped model"

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
-from datetime import datetime, timedelta, timezone
 
 COMPANIES = ["Acme", "Northwind", "Globex", "Initech", "Umbrella Health", "Hooli", "Vandelay", "Stark Labs",
              "Wayne Logistics", "Cyberdyne", "Soylent", "Tyrell Bio", "Oscorp", "Aperture", "Massive Dynamic"]
@@ -69,6 +69,6 @@ def message(i: int, rng: random.Random, start: datetime) -> EmailMessage:
 
 def generate(n: int, seed: int = 2026) -> Iterator[bytes]:
     rng = random.Random(seed)
-    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2025, 1, 1, tzinfo=UTC)
     for i in range(n):
         yield bytes(message(i, rng, start))

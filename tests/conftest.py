@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -112,7 +112,9 @@ def _server_params() -> list[object]:
 
 
 @pytest.fixture(scope="session", params=_server_params())
-def imap_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ImapServer]:
+def imap_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ImapServer]:
     """A real IMAP server process on 127.0.0.1, one per backend for the whole session."""
     server = start_server(request.param, tmp_path_factory.mktemp(request.param))
     try:
@@ -162,7 +164,7 @@ def mailbox(imap_server: ImapServer) -> Iterator[Mailbox]:
 
 
 @pytest.fixture
-def settings_for(tmp_path: Path):  # type: ignore[no-untyped-def]
+def settings_for(tmp_path: Path) -> Callable[..., Settings]:
     """settings_for(*accounts) -> Settings with a fresh SQLite file in tmp_path."""
 
     def build(*accounts: Account, store_text: bool = False) -> Settings:

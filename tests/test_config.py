@@ -177,7 +177,9 @@ def test_password_command(tmp_path: Path) -> None:
 
 def test_password_command_failure_does_not_leak(tmp_path: Path) -> None:
     script = tmp_path / "fail.py"
-    script.write_text(f"import sys\nprint({SECRET!r})\nsys.stderr.write('gpg: decryption failed')\nsys.exit(2)\n")
+    script.write_text(
+        f"import sys\nprint({SECRET!r})\nsys.stderr.write('gpg: decryption failed')\nsys.exit(2)\n"
+    )
     command = f"{sys.executable} {script}"
     [account] = load_settings(write(tmp_path, account_toml(password_file=None, password_command=command)),
                               env={}).accounts

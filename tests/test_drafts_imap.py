@@ -230,7 +230,7 @@ def smtp_sink() -> Iterator[SmtpSink]:
 
         def handle(self) -> None:
             self.reply("220 sink ready")
-            sender, recipients = "", []
+            sender, recipients = "", list[str]()
             while line := self.rfile.readline():
                 command = line.decode().strip()
                 verb = command.split(" ", 1)[0].upper()

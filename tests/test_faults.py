@@ -108,7 +108,12 @@ def config_with(path: Path, server: ImapServer, folder: str, *extra: str, port: 
         text = text.replace(f"port = {server.port}\n", f"port = {port}\n")
     if storage:
         text = text.replace("[storage]\n", f"[storage]\n{storage}\n")
-    path.write_text(text + "".join(f"{line}\n" for line in extra), encoding="utf-8")
+    for line in extra:  # replace the key where write_config set it, else add it
+        key = line.split("=", 1)[0].strip()
+        text, found = re.subn(rf"(?m)^{re.escape(key)} = .*$", line, text)
+        if not found:
+            text += f"{line}\n"
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -274,7 +279,7 @@ def test_server_killed_and_restarted_mid_backfill_completes_without_loss_or_dupl
                 restartable.kill()
 
                 def back() -> None:
-                    time.sleep(1.5)  # down long enough that the first reconnect is refused
+                    time.sleep(1.2)  # down long enough that the first reconnect is refused
                     restartable.restart(folder, messages)
                     restarted.set()
 
@@ -321,14 +326,13 @@ def test_server_killed_and_restarted_during_idle_wait_daemon_records_mail_append
     try:
         wait_for("the first poll", lambda: recorded(settings.database) == 3, 15)
         wait_for("IDLE", lambda: daemon.watchers and daemon.watchers[0].idles >= 1, 10)
-        connected = len(connections)
+        connected, idles = len(connections), daemon.watchers[0].idles
 
         restartable.kill()
         time.sleep(1.5)
         restartable.restart(folder, before)
         # the IDLE thread reconnects (with its back-off) and catches up with a poll; then waits again
         wait_for("the IDLE reconnect", lambda: len(connections) >= connected + 2, 20)
-        idles = daemon.watchers[0].idles
         wait_for("IDLE again", lambda: daemon.watchers[0].idles > idles, 10)
 
         after = make_message(rejection=True)
@@ -358,7 +362,9 @@ def test_kill_9_mid_batch_leaves_a_consistent_database_and_the_rerun_completes(
     proc = fake_model_cli("--config", str(config), "backfill", env={"WATCHER_TEST_PAUSE_AFTER": "25"})
     try:
         line = read_line(proc.stdout, 30)
-        assert line.strip() == "PAUSED", (line, proc.stderr.read() if proc.poll() is not None else "")
+        if line.strip() != "PAUSED":
+            proc.kill()
+            raise AssertionError(f"no PAUSED from the watcher: {line!r} {proc.communicate()}")
 
         # while it holds the account, a second run is refused with a clear message
         second = CliRunner().invoke(cli, ["--config", str(config), "backfill"])

@@ -9,12 +9,13 @@ from __future__ import annotations
 import csv
 import email
 import email.policy
+import email.utils
 import json
 import logging
 import mailbox
 import struct
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -66,7 +67,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def store(settings: Settings):  # type: ignore[no-untyped-def]
+def store(settings: Settings) -> Iterator[Store]:
     with Store.open(settings.database) as opened:
         yield opened
 
@@ -449,6 +450,7 @@ def test_not_a_rejection_removes_the_record_and_becomes_a_training_label(
     assert record["label"] == "not_rejection" and record["subject"] == "Your application"
     assert "delighted to invite you" in record["body"] and record["from"].startswith("Jane Recruiter")
     assert record["id"] == "correction-1" and record["source"] == "correction"
+    assert email.utils.parsedate_to_datetime(record["date"]) == datetime(2026, 3, 2, 10, 10, tzinfo=UTC)
     # the stored label wins: seeing the message again never brings the rejection back
     again = Processor(store, ScriptedClassifier({"Your application": job()}),
                       hooks=rejection_hooks(settings, lambda: NOW))
@@ -529,3 +531,44 @@ def test_corrections_change_the_next_training_run(store: Store, settings: Settin
     corpus = training.load_corpus(data_dir, extra)
     assert corpus[-1]["id"] == "correction-1" and corpus[-1]["correction"] is True
     assert corrections.training_records(settings.database.parent / "missing.db") == []
+
+
+def test_drafts_show_and_edit_through_the_cli(tmp_path: Path, store: Store, settings: Settings,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    ingest(store, settings, [make_message(100, subject="Your application – next steps")],
+           {"Your application": job()})
+    config = str(_config(tmp_path, settings))
+    shown = CliRunner().invoke(cli, ["--config", config, "drafts", "show", "1"])
+    assert shown.exit_code == 0, shown.output
+    assert "Subject: Re: Your application – next steps" in shown.output and "Hi Jane," in shown.output
+    raw = CliRunner().invoke(cli, ["--config", config, "drafts", "show", "1", "--raw"])
+    assert "Subject: Re: Your application =?utf-8?" in raw.output  # the wire form is RFC 2047
+    monkeypatch.setenv("EDITOR", "sed -i s/^Hi\\ Jane,/Dear\\ Jane,/")
+    edited = CliRunner().invoke(cli, ["--config", config, "drafts", "edit", "1"])
+    assert edited.exit_code == 0 and "draft 1 updated" in edited.output, edited.output
+    assert parsed(store.draft(1)["message"]).get_content().startswith("Dear Jane,\n")
+    missing = CliRunner().invoke(cli, ["--config", config, "drafts", "show", "42"])
+    assert missing.exit_code == 1 and "no draft with id 42" in missing.output
+
+
+def test_the_followups_migration_upgrades_an_existing_database(tmp_path: Path) -> None:
+    import sqlite3
+
+    from watcher import migrations
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    db.execute("BEGIN")
+    migrations.m001_initial(db)
+    db.execute("INSERT INTO _migrations VALUES ('m001_initial', 'then')")
+    db.execute("INSERT INTO messages (id, dedupe_key, account, folder, uidvalidity, uid, label, score, "
+               "model_version, processed_at) VALUES (1, 'k', 'a', 'f', 1, 1, 'rejection', 0.9, 'v', 'then')")
+    db.execute("INSERT INTO rejections (message_ref, score, created_at) VALUES (1, 0.9, 'then')")
+    db.execute("COMMIT")
+    db.close()
+    with Store.open(path) as store:
+        assert [r["draft_note"] for r in store.rejection_log()] == [None]
+        assert store.count("drafts") == store.count("reminders") == store.count("corrections") == 0
+        names = [r[0] for r in store.db.execute("SELECT name FROM _migrations ORDER BY name")]
+        assert "m002_followups" in names

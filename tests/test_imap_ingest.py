@@ -141,7 +141,8 @@ def big_attachment_message(n: int, size: int = 3 * 1024 * 1024, *, rejection: bo
         b"--MIX\r\n",
         b'Content-Type: multipart/alternative; boundary="ALT"\r\n\r\n',
         b"--ALT\r\n",
-        b"Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n",
+        b"Content-Type: text/plain; charset=iso-8859-1\r\n",
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\n",
         b"Thank you for applying. Unfortunately we will not move forward. Best regards, Ren=E9e\r\n",
         b"--ALT\r\n",
         b"Content-Type: text/html; charset=utf-8\r\n\r\n",
@@ -230,7 +231,9 @@ def test_single_part_message_over_the_limit_is_fetched_in_part(mailbox: Mailbox,
 # -- UIDVALIDITY --------------------------------------------------------------------------------
 
 
-def test_uidvalidity_change_rescans_without_duplicates(mailbox: Mailbox, settings_for, classifier, imap_server):
+def test_uidvalidity_change_rescans_without_duplicates(
+    mailbox: Mailbox, settings_for, classifier, imap_server
+):
     messages = [make_message(rejection=(i == 0)) for i in range(6)]
     mailbox.append(messages)
     settings = settings_for(mailbox.account())
@@ -390,7 +393,8 @@ def test_doctor_against_the_real_server(mailbox: Mailbox, cli_config: Path, no_m
     mailbox.append([make_message() for _ in range(4)])
     result = CliRunner().invoke(cli, ["--config", str(cli_config), "doctor"])
     assert result.exit_code == 0, result.output
-    assert f"ok    personal: {mailbox.folder}: 4 messages (UIDVALIDITY {mailbox.uidvalidity()})" in result.output
+    expected = f"ok    personal: {mailbox.folder}: 4 messages (UIDVALIDITY {mailbox.uidvalidity()})"
+    assert expected in result.output
     assert "ok    model: fake-1" in result.output
     assert imap_server.password not in result.output
 

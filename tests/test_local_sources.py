@@ -1,4 +1,4 @@
-"""Backfill of local exports (mbox, Maildir) through the real CLI: counts, resume after an interrupt, errors."""
+"""Backfill of local exports (mbox, Maildir) through the real CLI: counts, resume after an interrupt."""
 
 from __future__ import annotations
 

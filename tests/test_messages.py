@@ -28,8 +28,12 @@ def test_corpus_is_there() -> None:
 def test_html_only_becomes_readable_text() -> None:
     msg = load("html_only.eml")
     assert msg.has_html
-    assert msg.text.startswith("Dear Sam,\n\nThank you for your interest in the Senior Engineer role at Acme & Co.")
-    assert "Unfortunately, we have decided to move forward with other candidates.\nWe wish you the best." in msg.text
+    assert msg.text.startswith(
+        "Dear Sam,\n\nThank you for your interest in the Senior Engineer role at Acme & Co."
+    )
+    assert "Unfortunately, we have decided to move forward with other candidates.\nWe wish you the best." in (
+        msg.text
+    )
     assert "Keep an eye on our careers page\nApply again in 6 months" in msg.text
     for noise in ("<p>", "color: red", "do-not-show", "Acme mail", "&nbsp;", "&amp;", "\u00a0"):
         assert noise not in msg.text
@@ -53,7 +57,9 @@ def test_quoted_printable_soft_breaks_and_utf8() -> None:
 
 def test_latin1_mislabelled_as_utf8() -> None:
     msg = load("latin1_labelled_utf8.eml")
-    assert "Après étude de votre dossier, nous regrettons de ne pas donner suite à votre candidature." in msg.text
+    assert "Après étude de votre dossier, nous regrettons de ne pas donner suite à votre candidature." in (
+        msg.text
+    )
     assert "\ufffd" not in msg.text
     assert msg.sender_name == "Renée Dupont"
 
@@ -101,7 +107,9 @@ def test_raw_8bit_headers_are_decoded() -> None:
     data = "From: Jürgen Müller <j@firma.example>\r\nSubject: Absage für Sie – leider\r\n\r\nLeider.\r\n"
     msg = parse(data.encode("utf-8"))
     assert (msg.sender_name, msg.subject) == ("Jürgen Müller", "Absage für Sie – leider")
-    latin = parse("From: J\xfcrgen <j@firma.example>\r\nSubject: Absage f\xfcr Sie\r\n\r\nx\r\n".encode("latin-1"))
+    latin = parse(
+        "From: J\xfcrgen <j@firma.example>\r\nSubject: Absage f\xfcr Sie\r\n\r\nx\r\n".encode("latin-1")
+    )
     assert (latin.sender_name, latin.subject) == ("Jürgen", "Absage für Sie")
 
 
@@ -134,7 +142,9 @@ def test_truncated_base64_text_part_still_decodes(cut: int) -> None:
 
 def test_signature_is_split_off() -> None:
     msg = load("signature.eml")
-    assert msg.text == "Hi Sam,\n\nWe have decided not to move forward. Thank you for your time.\n\nBest,\nJane"
+    assert msg.text == (
+        "Hi Sam,\n\nWe have decided not to move forward. Thank you for your time.\n\nBest,\nJane"
+    )
     assert msg.signature == "Jane Doe | Senior Recruiter\nAcme Inc. | +1 555 0100"
     assert "Senior Recruiter" in msg.full_text
 
@@ -196,7 +206,8 @@ def test_headers_without_anything_usable_is_a_parse_error() -> None:
 def test_20mb_attachment(tmp_path: Path) -> None:
     payload = base64.encodebytes(os.urandom(20 * 1024 * 1024))
     data = b"".join([
-        b"From: Big Files <big@example.com>\r\nSubject: Portfolio feedback\r\nMessage-ID: <big@example.com>\r\n",
+        b"From: Big Files <big@example.com>\r\nSubject: Portfolio feedback\r\n",
+        b"Message-ID: <big@example.com>\r\n",
         b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n",
         b"--B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nWe will not proceed, sorry.\r\n",
         b"--B\r\nContent-Type: application/zip; name=portfolio.zip\r\nContent-Transfer-Encoding: base64\r\n",

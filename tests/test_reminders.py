@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import stat
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -160,7 +161,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def store(settings: Settings):  # type: ignore[no-untyped-def]
+def store(settings: Settings) -> Iterator[Store]:
     with Store.open(settings.database) as opened:
         ingest(opened, settings, [
             make_message(1, subject="After the onsite", sender="Jane Doe <jane@acme.example>"),
@@ -316,6 +317,7 @@ def test_the_daemon_delivers_due_reminders_on_each_tick(store: Store, settings: 
         later = store.add_reminder(rejection_id, "later", "Due tomorrow",
                                    reminders.iso(datetime.now(UTC) + timedelta(days=1)))
     daemon.on_tick()
-    assert store.reminder(just_due)["status"] == "delivered"  # type: ignore[arg-type]
-    assert store.reminder(later)["status"] == "pending"  # type: ignore[arg-type]
+    assert just_due is not None and later is not None
+    assert store.reminder(just_due)["status"] == "delivered"  # type: ignore[index]
+    assert store.reminder(later)["status"] == "pending"  # type: ignore[index]
     assert f"reminder {just_due} due: Due a minute ago" in caplog.text

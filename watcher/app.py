@@ -23,7 +23,7 @@ from .pipeline import (
     process_local,
 )
 from .sources.imap import ClientFactory, ImapError, ImapSession, ImapTransient, default_client_factory
-from .store import Store
+from .store import Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def backfill_local(
         try:
             summary = process_local(processor, path, fmt, progress=progress)
         except BaseException as exc:
-            store.finish_run(run, seen=0, rejections=0, errors=0, status="failed", error=str(exc)[:500])
+            _record_failure(store, run, exc)
             raise
         store.finish_run(run, seen=summary.seen, rejections=summary.rejections, errors=summary.errors,
                          status="ok")
@@ -104,14 +104,21 @@ def backfill_imap(
                         progress=progress, should_stop=should_stop,
                     )
                 except BaseException as exc:
-                    store.finish_run(run, seen=0, rejections=0, errors=0, status="failed",
-                                     error=str(exc)[:500])
+                    _record_failure(store, run, exc)
                     raise
             store.finish_run(run, seen=part.seen, rejections=part.rejections, errors=part.errors,
                              status="ok")
             total.add(part)
     total.finished = time.monotonic()
     return total
+
+
+def _record_failure(store: Store, run: int, exc: BaseException) -> None:
+    """Mark the run failed for `watcher status`; best effort: on a full or read-only disk this write fails
+    too, and the error to report is the original one."""
+    with contextlib.suppress(StoreError):
+        store.finish_run(run, seen=0, rejections=0, errors=0, status="failed",
+                         error=str(exc)[:500] or type(exc).__name__)
 
 
 @dataclass

@@ -152,8 +152,8 @@ class Classifier:
         fmt = meta.get("format_version")
         if fmt != FORMAT_VERSION:
             raise ModelError(
-                f"model in {model_dir} has format version {fmt}, this watcher reads version {FORMAT_VERSION}; "
-                f"{fix} again"
+                f"model in {model_dir} has format version {fmt}, this watcher reads version "
+                f"{FORMAT_VERSION}; {fix} again"
             )
         made_with = str(meta.get("sklearn_version", "?"))
         if _major_minor(made_with) != _major_minor(_sklearn_version()):
@@ -228,7 +228,8 @@ class Classifier:
             kind = str(kind_pred[j]) if kind_pred is not None else extract.kind(msg)
             stage = None
             if kind == "job":
-                stage = combine_stage(extract.stage(msg), None if stage_prob is None else float(stage_prob[j]))
+                prob = None if stage_prob is None else float(stage_prob[j])
+                stage = combine_stage(extract.stage(msg), prob)
             role = extract.role(msg) if kind == "job" else None
             out.append(Details(kind, stage, extract.company(msg), role))
         return out

@@ -32,8 +32,9 @@ def _user_errors() -> tuple[type[Exception], ...]:
     ]
     try:
         from .classifier import ModelError
+        from .training import TrainingError
 
-        errors.append(ModelError)
+        errors += [ModelError, TrainingError]
     except ImportError:
         pass
     from .corrections import CorrectionError
@@ -315,12 +316,13 @@ def drafts_list(ctx: click.Context, as_json: bool, status: str | None) -> None:
 
 @drafts_group.command("show")
 @click.argument("draft_id", type=int)
+@click.option("--raw", is_flag=True, help="The message exactly as it is stored and sent (RFC 5322).")
 @click.pass_context
 @friendly
-def drafts_show(ctx: click.Context, draft_id: int) -> None:
-    """Print a draft as the full message (headers and text)."""
+def drafts_show(ctx: click.Context, draft_id: int, raw: bool) -> None:
+    """Print a draft: its headers and text."""
     with _open(ctx) as store:
-        click.echo(drafts.show_draft(store, draft_id))
+        click.echo(drafts.show_draft(store, draft_id, raw=raw))
 
 
 @drafts_group.command("edit")
@@ -483,6 +485,53 @@ def corrections_command(ctx: click.Context, output: Path | None) -> None:
         click.echo(text, nl=False)
     else:
         click.echo(f"{text.count(chr(10))} correction(s) written to {output}")
+
+
+@cli.command("train")
+@click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The training_data directory (default: the one shipped with watcher).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where to write the model (default: model.path from the config, else models/).")
+@click.option("--no-corrections", is_flag=True, help="Leave out your `watcher mark` corrections.")
+@pass_state
+@friendly
+def train_command(state: State, data_dir: Path | None, out_dir: Path | None, no_corrections: bool) -> None:
+    """Train the rejection model on training_data/ (and your corrections), evaluate it on the
+    held-out split, and write it with its metadata to models/ (atomically)."""
+    from . import training
+
+    extra = [] if no_corrections else corrections.training_records(state.settings.database)
+    meta = training.train(data_dir, out_dir or state.settings.model_dir, extra_records=extra)
+    for line in training.summary_lines(meta):
+        click.echo(line)
+
+
+@cli.command("evaluate")
+@click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+@click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The training_data directory whose held-out split is used (default: the shipped one).")
+@pass_state
+@friendly
+def evaluate_command(state: State, as_json: bool, data_dir: Path | None) -> None:
+    """Precision, recall, F1, confusion matrix, company/stage accuracy and mistakes of the model on the
+    held-out split that training never sees."""
+    from . import training
+
+    report = training.evaluate(state.settings.model_dir, data_dir)
+    click.echo(json.dumps(report, indent=2) if as_json else "\n".join(training.format_report(report)))
+
+
+@cli.command("classify")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@pass_state
+@friendly
+def classify_command(state: State, as_json: bool, paths: tuple[Path, ...]) -> None:
+    """Classify .eml files, directories of them and mbox files: one line per message."""
+    from .classifier import Classifier, classify_paths
+
+    for result in classify_paths(Classifier.load(state.settings.model_dir), paths):
+        click.echo(result.json() if as_json else result.line())
 
 
 def main() -> None:

@@ -273,7 +273,9 @@ def _account(index: int, raw: Any, env: Mapping[str, str], fail: Any) -> Account
     )
 
 
-def _positive(raw: dict[str, Any], key: str, default: float, label: str, fail: Any, whole: bool = False) -> float:
+def _positive(
+    raw: dict[str, Any], key: str, default: float, label: str, fail: Any, whole: bool = False
+) -> float:
     value = raw.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)) or value <= 0:
         raise fail(f"{label}: {key} must be a positive {'whole ' if whole else ''}number, not {value!r}")

@@ -60,6 +60,7 @@ class Details:
 @dataclass
 class MarkResult:
     message_ref: int
+    message_id: str | None
     label: str
     previous_label: str
     rejection_id: int | None = None
@@ -71,7 +72,7 @@ class MarkResult:
 
     def line(self) -> str:
         what = "a rejection" if self.label == "rejection" else "not a rejection"
-        parts = [f"message {self.message_ref} marked as {what}"]
+        parts = [f"{self.message_id or f'message {self.message_ref}'} marked as {what}"]
         if self.removed:
             parts.append("removed from the log with its draft and reminders")
         if self.rejection_id is not None:
@@ -192,7 +193,8 @@ def mark(
         text = stored_text
     else:
         text = body_text(msg)
-    result = MarkResult(message_ref=row["id"], label=label, previous_label=row["label"],
+    result = MarkResult(message_ref=row["id"], message_id=row["message_id"], label=label,
+                        previous_label=row["label"],
                         text_found=bool(text and text.strip()))
     rules = extract.extract(msg) if label == "rejection" else None
     kind = details.kind or (rules.kind if rules else None)

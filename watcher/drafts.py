@@ -139,13 +139,16 @@ def reply_target(sender: str, reply_to: str | None) -> tuple[str, str]:
     Raises NoDraft with the reason when no person reads that address. An automated From with a
     Reply-To reaching a person (a recruiter writing through an ATS) gets a draft to the Reply-To.
     """
+    from_name, from_addr = mailbox(sender)
     if reply_to:
         name, addr = mailbox(reply_to)
         reason = automated_reason(addr) if addr else "no address"
         if reason is None:
+            if not name and addr.lower() == from_addr.lower():
+                name = from_name  # "Reply-To: hannah@x" under "From: Hannah Cole <hannah@x>"
             return name, addr
         log.debug("Reply-To %s is not a person (%s)", addr, reason)
-    name, addr = mailbox(sender)
+    name, addr = from_name, from_addr
     if not addr:
         raise NoDraft("no draft: no sender address")
     reason = automated_reason(addr)
@@ -455,7 +458,7 @@ def serialize(msg: EmailMessage) -> str:
 
 
 def parse_stored(text: str) -> EmailMessage:
-    parsed = email.message_from_string(text, policy=email.policy.default)
+    parsed = email.message_from_bytes(text.encode("ascii"), policy=email.policy.default)
     assert isinstance(parsed, EmailMessage)
     return parsed
 
@@ -520,9 +523,17 @@ def get_draft(store: Store, draft_id: int) -> Any:
     return row
 
 
-def show_draft(store: Store, draft_id: int) -> str:
-    """The full message as it would be stored or sent."""
-    return str(get_draft(store, draft_id)["message"]).replace("\r\n", "\n")
+def show_draft(store: Store, draft_id: int, raw: bool = False) -> str:
+    """The message for reading: headers decoded, then the text (`raw`: exactly as stored and sent)."""
+    row = get_draft(store, draft_id)
+    text = str(row["message"])
+    if raw:
+        return text.replace("\r\n", "\n")
+    msg = parse_stored(text)
+    shown = ("From", "To", "Subject", "Date", "Message-ID", "In-Reply-To", "References")
+    head = [f"{name}: {msg[name]}" for name in shown if msg[name] is not None]
+    body = msg.get_content().replace("\r\n", "\n")
+    return "\n".join([f"# draft {row['id']} ({row['status']})", *head, "", body.rstrip("\n")])
 
 
 EDIT_HELP = (

@@ -43,14 +43,19 @@ FREE_MAIL = frozenset(
 )
 # Words that end (or make up) a sender name or phrase without naming the organisation.
 _TAIL_WORDS = frozenset(
-    """team talent acquisition recruiting recruitment recruiter recruiters careers career hiring people hr
-    jobs job early graduate graduates campus student students search committee notifications notification
-    noreply no-reply reply admissions admission editors editorial desk programs program programme grants
-    grant ops human resources do not alerts alert mailer info via booking bookings applications application
-    portal creative partnerships management commercial purchasing procurement sourcing curation cfp poetry
-    submissions submission papers paper chairs chair speakers speaker opinion updates newsroom
-    recrutement emploi rh karriere personal personalabteilung personalwesen ausbildung bewerbermanagement
-    stellenangebote selección empleo vacatures werving recrutamento vagas""".split()
+    [
+        "team", "talent", "acquisition", "recruiting", "recruitment", "recruiter", "recruiters", "careers",
+        "career", "hiring", "people", "hr", "jobs", "job", "early", "graduate", "graduates", "campus",
+        "student", "students", "search", "committee", "notifications", "notification", "noreply",
+        "no-reply", "reply", "admissions", "admission", "editors", "editorial", "desk", "programs",
+        "program", "programme", "grants", "grant", "ops", "human", "resources", "do", "not", "alerts",
+        "alert", "mailer", "info", "via", "booking", "bookings", "applications", "application", "portal",
+        "creative", "partnerships", "management", "commercial", "purchasing", "procurement", "sourcing",
+        "curation", "cfp", "poetry", "submissions", "submission", "papers", "paper", "chairs", "chair",
+        "speakers", "speaker", "opinion", "updates", "newsroom", "recrutement", "emploi", "rh", "karriere",
+        "personal", "personalabteilung", "personalwesen", "ausbildung", "bewerbermanagement",
+        "stellenangebote", "selección", "empleo", "vacatures", "werving", "recrutamento", "vagas"
+    ]
 )
 # Department phrases that follow the organisation's name in a sender ("Aalto University Admission Services").
 _DEPARTMENT_TAIL = re.compile(
@@ -92,16 +97,23 @@ _SUBJECT_CUES = [
     re.compile(rf"^(?:(?:re|aw|fwd?)\s*:\s*)*[Yy]our\s+(?P<org>{_ORG})\s+application"),
 ]
 _STOP_ORG = frozenset(
-    """i we you your our us it this that the a an thank thanks unfortunately dear hi hello regards best
-    application applications position role team candidate candidates interview update status re fwd aw
-    job jobs career careers hiring recruiting talent people hr subject unsubscribe privacy terms
-    monday tuesday wednesday thursday friday saturday sunday january february march april may june july
-    august september october november december please after while although however we're i'm
-    linkedin indeed glassdoor greenhouse lever workday email mail this time now mr mrs ms dr prof
-    sie ihnen ihr ihre ihrer wir uns leider vielen dank danke herzlichen bewerbung stelle unternehmen zeit
-    interesse jahr weg grüßen gruß liebe lieber sehr damen herren nous vous votre madame monsieur merci
-    candidature usted su sus gracias nosotros equipo estimado estimada u uw wij ons bedankt beste geachte
-    você sua obrigado obrigada equipe prezado prezada caro cara""".split()
+    [
+        "i", "we", "you", "your", "our", "us", "it", "this", "that", "the", "a", "an", "thank", "thanks",
+        "unfortunately", "dear", "hi", "hello", "regards", "best", "application", "applications",
+        "position", "role", "team", "candidate", "candidates", "interview", "update", "status", "re", "fwd",
+        "aw", "job", "jobs", "career", "careers", "hiring", "recruiting", "talent", "people", "hr",
+        "subject", "unsubscribe", "privacy", "terms", "monday", "tuesday", "wednesday", "thursday",
+        "friday", "saturday", "sunday", "january", "february", "march", "april", "may", "june", "july",
+        "august", "september", "october", "november", "december", "please", "after", "while", "although",
+        "however", "we're", "i'm", "linkedin", "indeed", "glassdoor", "greenhouse", "lever", "workday",
+        "email", "mail", "this", "time", "now", "mr", "mrs", "ms", "dr", "prof", "sie", "ihnen", "ihr",
+        "ihre", "ihrer", "wir", "uns", "leider", "vielen", "dank", "danke", "herzlichen", "bewerbung",
+        "stelle", "unternehmen", "zeit", "interesse", "jahr", "weg", "grüßen", "gruß", "liebe", "lieber",
+        "sehr", "damen", "herren", "nous", "vous", "votre", "madame", "monsieur", "merci", "candidature",
+        "usted", "su", "sus", "gracias", "nosotros", "equipo", "estimado", "estimada", "u", "uw", "wij",
+        "ons", "bedankt", "beste", "geachte", "você", "sua", "obrigado", "obrigada", "equipe", "prezado",
+        "prezada", "caro", "cara"
+    ]
 )
 # Job titles are not organisations ("UX Designer" in a subject line).
 _TITLE_WORDS = re.compile(
@@ -169,6 +181,8 @@ def is_ats(domain: str) -> bool:
     return _matches_domain_list(domain, ATS_DOMAINS)
 
 
+_ROLE_MAILBOX = re.compile(r"no.?reply|notif|^jobs|^hire|talent|career|recruit|^info|system|mail|alert|team")
+_SECOND_LEVEL = frozenset({"co", "com", "org", "ac", "gov", "edu", "net", "gv", "or", "ne"})
 _SUBDOMAIN_NOISE = frozenset(
     [
         "us", "eu", "uk", "app", "jobs", "hire", "mail", "candidates", "notifications", "email", "www",
@@ -190,8 +204,7 @@ def domain_hint(msg: ParsedMessage) -> str:
             # acme.taleo.net, acme@smartrecruiters.com, acme@myworkday.com
             if len(labels) > 2 and labels[0] not in _SUBDOMAIN_NOISE:
                 return re.sub(r"[^a-z0-9]", "", labels[0])
-            if not re.search(r"no.?reply|notif|^jobs|^hire|talent|career|recruit|^info|system|mail|alert|team",
-                             local):
+            if not _ROLE_MAILBOX.search(local):
                 return re.sub(r"[^a-z0-9]", "", local)
             continue
         if _matches_domain_list(domain, FREE_MAIL):
@@ -200,7 +213,7 @@ def domain_hint(msg: ParsedMessage) -> str:
         # the registrable label: drop the TLD and second-level suffixes like co.uk / com.au / ac.uk
         if len(labels) > 1:
             labels = labels[:-1]
-        if len(labels) > 1 and labels[-1] in {"co", "com", "org", "ac", "gov", "edu", "net", "gv", "or", "ne"}:
+        if len(labels) > 1 and labels[-1] in _SECOND_LEVEL:
             labels = labels[:-1]
         if labels:
             return re.sub(r"[^a-z0-9]", "", labels[-1])
@@ -244,7 +257,7 @@ def _plausible(name: str) -> bool:
 
 
 def _hint_cover(words: list[str], hint: str) -> tuple[int, int]:
-    """How much of `hint` the words spell by prefixes in order ("Pathfinder Insurance Brokers" ~ pathfinderib).
+    """How much of `hint` words spell by prefixes in order ("Pathfinder Insurance Brokers" ~ pathfinderib).
 
     Returns (hint characters covered, index of the last word used + 1). Words may be skipped, not the first.
     """
@@ -357,7 +370,8 @@ def company(msg: ParsedMessage) -> str | None:
         for found in regex.finditer(subject):
             add(found.group("org"), 2.0)
     if hint:
-        for name, weight in _hint_candidates(f"{msg.sender_name}\n{subject}\n{text}\n{msg.quoted[:800]}", hint):
+        where = f"{msg.sender_name}\n{subject}\n{text}\n{msg.quoted[:800]}"
+        for name, weight in _hint_candidates(where, hint):
             add(name, weight, clean=False)
     if not scores:
         if hint and len(hint) >= 3 and not is_ats(domain):
@@ -397,6 +411,7 @@ _ROLE_SUBJECT = [
     re.compile(rf"[-|–:]\s*(?P<role>{_ROLE})\s*$"),
 ]
 _ROLE_WORDS = re.compile(
+    r"(?:\w(?:ingenieur|entwickler|leiter|berater|referent|techniker|kauffrau|kaufmann|assistenz|manager))|"
     r"\b(?:engineer|developer|manager|analyst|designer|scientist|director|lead|head|assistant|associate|"
     r"specialist|coordinator|consultant|officer|intern|internship|architect|administrator|representative|"
     r"technician|nurse|teacher|writer|editor|accountant|advisor|adviser|agent|operator|worker|researcher|"
@@ -410,8 +425,11 @@ _ROLE_WORDS = re.compile(
 )
 
 
+_ROLE_END = re.compile(r"\s+(?:at|with|bei|chez|en|bij|na|in\s+our|here|position|role|opening)\b|[.;!?\n]")
+
+
 def _clean_role(text: str) -> str:
-    text = re.split(r"\s+(?:at|with|bei|chez|en|bij|na|in\s+our|here|position|role|opening)\b|[.;!?\n]", text)[0]
+    text = _ROLE_END.split(text)[0]
     text = re.sub(r"\s*\((?:job\s*)?(?:id|req|ref)[^)]*\)\s*$", "", text, flags=re.IGNORECASE)
     text = re.sub(r"\s*(?:#|req\.?|job\s*id|ref\.?)\s*:?\s*[\w-]*\d[\w-]*\s*$", "", text, flags=re.IGNORECASE)
     return text.strip(" \t-|:,'\"’")
@@ -426,9 +444,9 @@ def role(msg: ParsedMessage) -> str | None:
                 return cand
     subject = msg.subject
     for regex in _ROLE_SUBJECT:
-        found = regex.search(subject)
-        if found:
-            cand = _clean_role(found.group("role"))
+        hit = regex.search(subject)
+        if hit:
+            cand = _clean_role(hit.group("role"))
             cand = re.sub(r"^(?:re|aw|fwd?)\s*:\s*", "", cand, flags=re.IGNORECASE)
             if cand and _ROLE_WORDS.search(cand) and len(cand) <= 80:
                 return cand
@@ -453,18 +471,20 @@ _NOT_INTERVIEW = re.compile(
 )
 
 
+_NO_FURTHER = re.compile(r"\s*(?:stage|process|round)?\s*(?:at\s+this\s+time|for\s+this)")
+_ADVANCE_BEFORE = re.compile(r"(?:move|progress|invite|advance)\w*\s+(?:\w+\s+){0,3}$")
+
+
 def stage(msg: ParsedMessage) -> str:
     """interview when the mail or its quoted thread shows interviews happened, else application."""
     for text in ((msg.subject + "\n" + msg.text[:3000]).lower(), msg.quoted[:2500].lower()):
         for found in _INTERVIEW.finditer(text):
             before = text[max(0, found.start() - 50) : found.start()]
             if _NOT_INTERVIEW.search(before):
-                continue
-            after = text[found.end() : found.end() + 40].lower()
-            if re.match(r"\s*(?:stage|process|round)?\s*(?:at\s+this\s+time|for\s+this)", after) and re.search(
-                r"(?:move|progress|invite|advance)\w*\s+(?:\w+\s+){0,3}$", before, re.IGNORECASE
-            ):
-                continue
+                continue  # "we will not be inviting you to interview"
+            after = text[found.end() : found.end() + 40]
+            if _NO_FURTHER.match(after) and _ADVANCE_BEFORE.search(before):
+                continue  # "to move you to the interview stage at this time"
             return "interview"
     return "application"
 

@@ -20,8 +20,9 @@ from .messages import ParsedMessage
 MAIN_CHARS = 2500  # subject + new text (and signature) fed to the word features
 QUOTED_CHARS = 1200
 _TOKEN = re.compile(r"\w[\w'’]*")
-_REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|aw|sv|antw|r|rv|res|fwd?|wg|tr)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE)
-BLOCKS = ("main", "meta", "quoted")
+_REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|aw|sv|antw|r|rv|res|fwd?|wg|tr)\s*(?:\[\d+\])?\s*:\s*)+",
+                           re.IGNORECASE)
+BLOCKS = ("main", "meta", "quoted", "cues")
 
 
 def sender_tokens(msg: ParsedMessage) -> str:
@@ -44,10 +45,114 @@ def sender_tokens(msg: ParsedMessage) -> str:
     return " ".join(tokens)
 
 
-def message_texts(msg: ParsedMessage) -> tuple[str, str, str]:
-    """(subject + new text, sender tokens, quoted text): the three inputs of the model."""
+# Phrases that say "no" or "not a no", in the languages we read. Each found phrase becomes a token
+# ("c:other_candidates"; "q:..." when it is in the quoted thread), so the model can learn them from few
+# examples and still see a reply that only quotes a rejection for what it is.
+CUES: dict[str, str] = {
+    "not_moving": r"(?:not|n't|won't|unable to)\s+(?:be\s+)?(?:moving|move|going|proceed\w*|progress\w*|advanc\w*|"
+                  r"tak\w+\s+(?:it|this|your)\w*|continu\w*)(?:\s+(?:forward|ahead|further|any\s+further))?",
+    "other_candidates": r"(?:other|another|different|stronger|more\s+experienced)\s+(?:candidate|applicant|"
+                        r"submission|proposal|vendor|agency|partner|direction|finalist)s?|more\s+closely\s+(?:match|"
+                        r"align)|(?:decided|chose|chosen|opted|elected)\s+to\s+(?:go|move|proceed|continue|"
+                        r"work|pursue)\s+(?:forward\s+)?with",
+    "regret": r"\b(?:unfortunately|regrettably|regret|sadly|afraid|sorry\s+to\s+(?:say|tell|let|inform))\b",
+    "not_selected": r"\bnot\s+(?:been\s+)?(?:selected|successful|chosen|shortlisted|accepted|funded|invited|"
+                    r"(?:a|the)\s+(?:good\s+|right\s+|strong\s+)?(?:fit|match)|right\s+for\s+us|for\s+us|"
+                    r"able\s+to\s+(?:offer|accept|fund|support|include|move|progress|invite|take|extend))|"
+                    r"\bunsuccessful\b|\bdecided\s+(?:not|against)\b|\bdeclin(?:e|ed|ing)\s+(?:your|the|this|to)\b",
+    "pass": r"\b(?:we(?:'ll|\s+will|'re\s+going\s+to|\s+are\s+going\s+to)|going\s+to|have\s+to|decided\s+to)"
+            r"\s+pass\b|\bpass\s+(?:on|for\s+now|this\s+time)\b|\bnot\s+(?:be\s+)?(?:investing|participat\w+|"
+            r"publish\w*|run\w*|feature\w*|proceed\w*|accept\w*|mov\w+)\b",
+    "filled": r"\b(?:position|role|vacancy|opening|job)\s+(?:has\s+been|was|is\s+now|have\s+been)\s+"
+              r"(?:filled|closed|cancelled)|\bfilled\s+(?:the|this)\s+(?:role|position)|internal\s+candidate",
+    "future": r"\b(?:keep\s+your\s+(?:resume|cv|details|information|profile)|on\s+file|future\s+(?:openings|"
+              r"opportunities|roles|positions|vacancies|rounds|cohorts|calls)|talent\s+(?:pool|community|network)|"
+              r"(?:re)?apply\s+(?:again\s+)?in\s+the\s+future|encourage\s+you\s+to\s+(?:re)?apply)",
+    "luck": r"\b(?:best\s+of\s+luck|good\s+luck|wish\s+you\s+(?:the\s+best|every\s+success|all\s+the\s+best|"
+            r"luck|success|well)|success\s+in\s+your\s+(?:search|job\s+search|future))",
+    "volume": r"\b(?:high|large|overwhelming|record)\s+(?:number|volume)\s+of|\bmany\s+(?:strong|qualified|"
+              r"talented|excellent)|\bhighly\s+competitive|\bdifficult\s+decision|\bunable\s+to\s+provide\s+"
+              r"(?:individual\s+|specific\s+|detailed\s+)?feedback",
+    "foreign_no": r"\b(?:leider|absage|nicht\s+(?:berücksichtigen|weiter|in\s+die\s+engere|für\s+sie)|"
+                  r"anderen?\s+(?:bewerber|kandidat)|keine\s+positive|malheureusement|(?:pas|ne)\s+(?:été\s+)?"
+                  r"retenu|pas\s+donner\s+suite|ne\s+pas\s+poursuivre|autres?\s+candidat|lamentablemente|"
+                  r"desafortunadamente|no\s+ha(?:s|mos)?\s+sido\s+seleccionad|no\s+(?:continuar|avanzar|seguir)|"
+                  r"otros?\s+candidat|otra\s+candidatura|helaas|niet\s+(?:verder|geselecteerd|door|gekozen)|"
+                  r"afgewezen|andere\s+kandida|infelizmente|não\s+(?:foi|fomos|seguir|avançar|selecionad)|"
+                  r"outros?\s+candidat)",
+    "invite": r"\b(?:(?:invite|inviting)\s+you|like\s+to\s+(?:invite|schedule|set\s+up|arrange|chat|talk|"
+              r"speak|meet|move\s+you|offer)|love\s+to\s+(?:chat|talk|meet|set\s+up|have\s+you|schedule)|"
+              r"next\s+(?:step|round|stage)|move\s+(?:you\s+)?forward\s+(?:to|with\s+your)|pleased\s+to|"
+              r"happy\s+to\s+(?:invite|offer|share|confirm|let\s+you\s+know)|excited\s+to|congratulations|"
+              r"congrats|delighted|einladen|einladung|inviter|invitation|invitarte|invitación|uitnodig|convid)",
+    "schedule": r"\b(?:reschedul\w*|availability|calendar|time\s+slots?|zoom|google\s+meet|teams\s+link|"
+                r"postpone\w*|interviewer\s+(?:is|has\s+been|was)|(?:is|has\s+been)\s+(?:ill|sick|unwell)|"
+                r"new\s+time|confirm\s+(?:a|the|your)\s+(?:time|slot))",
+    "offer": r"\b(?:offer\s+letter|(?:formal|verbal|written)\s+offer|start\s+date|compensation|salary|"
+             r"onboarding|welcome\s+(?:to\s+the\s+team|aboard)|your\s+first\s+day|sign\s+(?:the|your)\s+"
+             r"(?:offer|contract))",
+    "received": r"\b(?:(?:received|receipt\s+of|we\s+have)\s+your\s+(?:application|submission|proposal|cv|"
+                r"resume)|thank\s+you\s+for\s+(?:applying|your\s+application)|will\s+(?:review|be\s+in\s+"
+                r"touch|get\s+back|contact\s+you|reach\s+out)|(?:don't|do\s+not|not)\s+hear\s+(?:back\s+)?"
+                r"from\s+us|under\s+review|currently\s+reviewing|eingegangen|bien\s+reçu|hemos\s+recibido|"
+                r"ontvangen|recebemos)",
+    "assessment": r"\b(?:assessment|coding\s+(?:challenge|test|exercise)|hackerrank|codility|complete\s+(?:the|"
+                  r"this|your|a)\s+\w+|within\s+\d+\s+(?:days|hours)|questionnaire)",
+    "user_declines": r"\bi(?:'ve|\s+have)?\s+(?:decided|chosen)\s+to\s+(?:decline|withdraw|accept|pursue|go|"
+                     r"stay|take)|\bi\s+(?:must|will\s+have\s+to|have\s+to|need\s+to|'ll\s+have\s+to)\s+"
+                     r"(?:decline|withdraw|pass)|\baccepted\s+(?:another|a\s+different|an?\s+other)\s+"
+                     r"(?:offer|role|position)|\bwithdraw\s+my\s+(?:application|candidacy)|"
+                     r"\bnot\s+(?:looking|interested)\s+(?:for|in)\s+(?:new|a\s+new|other)",
+    "commiserate": r"\b(?:so\s+sorry\s+(?:to\s+hear|about)|sorry\s+to\s+hear|that\s+sucks|their\s+loss|"
+                   r"hugs|proud\s+of\s+you|you'll\s+find|you\s+will\s+find|rooting\s+for\s+you|"
+                   r"thinking\s+of\s+you|chin\s+up)",
+    "accepted": r"\b(?:accepted\s+(?:for|to|into)|acceptance|selected\s+(?:for|to\s+(?:join|present|speak|"
+                r"receive))|we(?:'d|\s+would)\s+(?:love|like)\s+to\s+(?:publish|feature|run|have\s+you|"
+                r"include)|award(?:ed)?\s+you|pleased\s+to\s+(?:accept|inform\s+you\s+that\s+your))",
+    "revise": r"\b(?:revise\s+and\s+resubmit|major\s+revision|minor\s+revision|resubmi\w+|revised\s+"
+              r"(?:manuscript|version|draft))",
+    "bulk": r"\b(?:unsubscribe|newsletter|view\s+(?:it\s+)?in\s+(?:your\s+)?browser|manage\s+"
+            r"(?:your\s+)?(?:preferences|subscription)|webinar|read\s+more)",
+}
+_CUE_RE = re.compile("|".join(f"(?P<{name}>{rx})" for name, rx in CUES.items()), re.IGNORECASE)
+_NO_CUES = frozenset({"not_moving", "other_candidates", "regret", "not_selected", "pass", "filled", "foreign_no"})
+# What the message is about: a "no" about a job or a pitch is a rejection; about a raffle or an order, not.
+CONTEXTS: dict[str, str] = {
+    "job": r"\b(?:applica\w*|appl(?:y|ied|ying)|position|role|candida\w*|interview\w*|hiring|recruit\w*|jobs?|"
+           r"vacanc\w+|opening|bewerb\w*|stelle|poste|puesto|vaga|sollicit\w*|functie|vacature)\b",
+    "pitch": r"\b(?:pitch\w*|editor\w*|publication|publish\w*|essay|piece|story|article|podcast|episode|talk|"
+             r"cfp|speakers?|query|anthology|submission)\b",
+    "money": r"\b(?:invest\w*|fund|funds|fundraise|portfolio|round|seed|deck|raise|raising|valuation|partners?hip)\b",
+    "client": r"\b(?:proposals?|rfp|rfq|tender\w*|bids?|quotes?|quotation|vendor|contract|procurement|agency|"
+              r"supplier|angebot|devis|presupuesto|offerte)\b",
+    "academic": r"\b(?:paper|manuscript|journal|reviewers?|admission\w*|ph\.?d|doctoral|master'?s|degree|"
+                r"conference|programme|program)\b",
+    "grant": r"\b(?:grants?|fellowship|accelerator|cohort|residency|scholarship|stipend\w*|award|beca|bolsa|"
+             r"stipendium|subvention|subsidie)\b",
+    "everyday": r"\b(?:ballot|raffle|lottery|draw|sorteo|sorteio|loting|verlosung|tirage|tickets?|orders?|"
+                r"delivery|refund|payment|card|transaction|flights?|booking|reservation|apartment|wohnung|flat|"
+                r"viewing|besichtigung|tenancy|parking|permit|concert|membership|subscription|prize|winner|"
+                r"giveaway|commande|pedido|bestelling|encomenda|vergunning|mortgage|loan|account)\b",
+}
+_CONTEXT_RE = {name: re.compile(rx, re.IGNORECASE) for name, rx in CONTEXTS.items()}
+
+
+def cue_tokens(text: str, prefix: str = "c") -> list[str]:
+    """Cue tokens, and for each "no" cue its pairing with what the text is about ("x:regret|job")."""
+    cues = {m.lastgroup for m in _CUE_RE.finditer(text) if m.lastgroup}
+    tokens = [f"{prefix}:{c}" for c in cues]
+    if prefix == "c" and cues & _NO_CUES:
+        contexts = [name for name, rx in _CONTEXT_RE.items() if rx.search(text)] or ["none"]
+        tokens += [f"x:{c}|{k}" for c in cues & _NO_CUES for k in contexts]
+    return sorted(tokens)
+
+
+def message_texts(msg: ParsedMessage) -> tuple[str, str, str, str]:
+    """(subject + new text, sender tokens, quoted text, cue tokens): the four inputs of the model."""
     main = f"{msg.subject}\n{msg.full_text}"[:MAIN_CHARS]
-    return main, sender_tokens(msg), msg.quoted[:QUOTED_CHARS]
+    quoted = msg.quoted[:QUOTED_CHARS]
+    cues = cue_tokens(main) + cue_tokens(quoted, "q")
+    return main, sender_tokens(msg), quoted, " ".join(cues)
 
 
 def word_terms(text: str, ngrams: int = 2) -> list[str]:
@@ -134,22 +239,23 @@ def _l2_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
 
 
 class Features:
-    """The three blocks side by side, each l2-normalised and weighted: X = [main | meta | quoted]."""
+    """The blocks side by side, each l2-normalised and weighted: X = [main | meta | quoted | cues]."""
 
     def __init__(self, weights: dict[str, float] | None = None, max_features: int = 80_000) -> None:
-        self.weights = weights or {"main": 1.0, "meta": 0.5, "quoted": 0.3}
+        self.weights = weights or {"main": 1.0, "meta": 0.5, "quoted": 0.3, "cues": 0.5}
         self.vectorizers: dict[str, TermVectorizer] = {
             "main": TermVectorizer(ngrams=2, min_df=2, max_df=0.9, max_features=max_features),
             "meta": TermVectorizer(split=True, min_df=2),
             "quoted": TermVectorizer(ngrams=2, min_df=2, max_df=0.9, max_features=max_features // 4),
+            "cues": TermVectorizer(split=True, min_df=1),
         }
 
-    def fit(self, rows: Sequence[tuple[str, str, str]], y: Any = None) -> Features:
+    def fit(self, rows: Sequence[tuple[str, ...]], y: Any = None) -> Features:
         for k, name in enumerate(BLOCKS):
             self.vectorizers[name].fit([r[k] for r in rows])
         return self
 
-    def transform(self, rows: Sequence[tuple[str, str, str]]) -> sp.csr_matrix:
+    def transform(self, rows: Sequence[tuple[str, ...]]) -> sp.csr_matrix:
         blocks = []
         for k, name in enumerate(BLOCKS):
             block = self.vectorizers[name].transform(r[k] for r in rows)
@@ -159,7 +265,7 @@ class Features:
             blocks.append(block)
         return sp.hstack(blocks, format="csr")
 
-    def fit_transform(self, rows: Sequence[tuple[str, str, str]], y: Any = None) -> sp.csr_matrix:
+    def fit_transform(self, rows: Sequence[tuple[str, ...]], y: Any = None) -> sp.csr_matrix:
         return self.fit(rows).transform(rows)
 
     def feature_names(self) -> list[str]:

@@ -73,6 +73,8 @@ class ParsedMessage:
 
 
 _WS = re.compile(r"[ \t\u00a0\u200b\u200c\u200d\ufeff]+")
+_ODD_BLANKS = str.maketrans(dict.fromkeys("\t\u00a0\u200b\u200c\u200d\ufeff", " "))
+_SURROGATES = re.compile("[\udc80-\udcff]")
 _BLANKS = re.compile(r"\n\s*\n(\s*\n)+")
 
 
@@ -134,7 +136,7 @@ def _header(value: object) -> str:
     """Decode RFC 2047 words with charset fallbacks, raw 8-bit text as utf-8/cp1252; unfold; never raise."""
     parts = []
     value = str(value)
-    if any("\udc80" <= c <= "\udcff" for c in value):  # the parser keeps raw 8-bit bytes as surrogates
+    if _SURROGATES.search(value):  # the parser keeps raw 8-bit bytes in headers as surrogates
         try:
             value = _decode_bytes(value.encode("ascii", "surrogateescape"), None)
         except UnicodeError:
@@ -229,6 +231,7 @@ def _collect(msg: Message) -> tuple[str, list[str], list[str]]:
 
 
 def _part_text(part: Message) -> str:
+    payload: object
     try:
         if str(part.get("Content-Transfer-Encoding", "")).strip().lower() == "base64":
             raw_b64 = part.get_payload()
@@ -260,9 +263,11 @@ def _b64decode(data: bytes) -> bytes:
 
 
 def _clean(text: str) -> str:
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    lines = [_WS.sub(" ", line).rstrip() for line in text.split("\n")]
-    return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
+    # what _WS.sub(" ", ...) does, with str methods: several times faster on long text
+    text = text.replace("\r\n", "\n").replace("\r", "\n").translate(_ODD_BLANKS)
+    while "  " in text:
+        text = text.replace("    ", " ").replace("  ", " ")
+    return _BLANKS.sub("\n\n", "\n".join(line.rstrip() for line in text.split("\n"))).strip()
 
 
 _BLOCK_TAGS = frozenset(

@@ -24,13 +24,21 @@ log = logging.getLogger(__name__)
 
 
 class Verdict(Protocol):
-    label: str
-    score: float
-    kind: str | None
-    stage: str | None
-    company: str | None
-    role: str | None
-    reasons: tuple[str, ...]
+    # read-only members, so a frozen dataclass (classifier.Verdict) satisfies the protocol
+    @property
+    def label(self) -> str: ...
+    @property
+    def score(self) -> float: ...
+    @property
+    def kind(self) -> str | None: ...
+    @property
+    def stage(self) -> str | None: ...
+    @property
+    def company(self) -> str | None: ...
+    @property
+    def role(self) -> str | None: ...
+    @property
+    def reasons(self) -> tuple[str, ...]: ...
 
 
 class Classifier(Protocol):

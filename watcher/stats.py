@@ -25,6 +25,13 @@ _ACK = re.compile(
     r"|hemos recibido tu (?:solicitud|candidatura)|sollicitatie ontvangen|recebemos a sua candidatura",
     re.IGNORECASE,
 )
+# ...and what an acknowledgement never says (a rejection the model missed often opens with "thank you
+# for applying").
+_NO = re.compile(
+    r"unfortunately|regret|not (?:been )?(?:selected|successful|moving forward|to move forward|to proceed)"
+    r"|other candidates|decided to (?:pursue|move forward with)|leider|malheureusement|lamentablemente",
+    re.IGNORECASE,
+)
 MIN_FOR_PATTERN = 5
 
 
@@ -56,7 +63,10 @@ class Stats:
 
 def is_acknowledgement(subject: str | None, text: str | None = None) -> bool:
     """An "application received" style message (a heuristic on the subject and the first lines)."""
-    return bool(_ACK.search(subject or "") or _ACK.search((text or "")[:600]))
+    head = (text or "")[:600]
+    if _NO.search(subject or "") or _NO.search(head):
+        return False
+    return bool(_ACK.search(subject or "") or _ACK.search(head))
 
 
 def message_from_row(row: Any) -> ParsedMessage:

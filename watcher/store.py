@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,13 +72,22 @@ def _friendly(exc: sqlite3.Error, path: Path) -> StoreError:
     text = str(exc)
     if "disk is full" in text or "database or disk is full" in text:
         return StoreError(f"{path}: the disk is full; free some space and run again (nothing was lost)")
-    if "readonly" in text or "read-only" in text:
-        return StoreError(f"{path}: the database is read-only; check the file and folder permissions")
+    if "readonly" in text or "read-only" in text or ("unable to open" in text and _read_only(path)):
+        return StoreError(f"{path}: the database is read-only; check the file and folder permissions "
+                          "and that its disk is not mounted read-only")
     if "locked" in text:
         return StoreError(f"{path}: the database is locked by another process; try again")
     if "not a database" in text or "malformed" in text:
         return StoreError(f"{path}: the file is not a valid Rejection Watcher database ({text})")
     return StoreError(f"{path}: database error: {text}")
+
+
+def _read_only(path: Path) -> bool:
+    """The database or its folder cannot be written (SQLite then only says it cannot open the file)."""
+    with contextlib.suppress(OSError):
+        folder = path.expanduser().parent
+        return not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK))
+    return False
 
 
 class Store:
@@ -246,23 +258,33 @@ class Store:
 
     # -- runs -----------------------------------------------------------------------------------
 
+    @contextmanager
+    def _mapped(self) -> Iterator[None]:
+        """A write outside transaction(): the same plain-words errors (read-only, full disk)."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise _friendly(exc, self.path) from None
+
     def start_run(self, command: str, account: str | None) -> int:
-        cur = self.db.execute(
-            "INSERT INTO runs (command, account, started_at) VALUES (?, ?, ?) RETURNING id",
-            (command, account, utcnow()),
-        )
-        run_id = int(cur.fetchone()[0])
-        cur.close()
+        with self._mapped():
+            cur = self.db.execute(
+                "INSERT INTO runs (command, account, started_at) VALUES (?, ?, ?) RETURNING id",
+                (command, account, utcnow()),
+            )
+            run_id = int(cur.fetchone()[0])
+            cur.close()
         return run_id
 
     def finish_run(
         self, run_id: int, *, seen: int, rejections: int, errors: int, status: str, error: str | None = None
     ) -> None:
-        self.db.execute(
-            """UPDATE runs SET finished_at = ?, seen = ?, rejections = ?, errors = ?, status = ?, error = ?
-               WHERE id = ?""",
-            (utcnow(), seen, rejections, errors, status, error, run_id),
-        )
+        with self._mapped():
+            self.db.execute(
+                """UPDATE runs SET finished_at = ?, seen = ?, rejections = ?, errors = ?, status = ?,
+                     error = ? WHERE id = ?""",
+                (utcnow(), seen, rejections, errors, status, error, run_id),
+            )
 
     def last_runs(self, limit: int = 5) -> list[sqlite3.Row]:
         return self.db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
@@ -525,7 +547,7 @@ class Store:
                 "subject": row["subject"] or "",
                 "from": row["sender"] or "",
                 "reply_to": row["reply_to"],
-                "date": row["date"] or "",
+                "date": _rfc2822(row["date"]),
                 "body": row["text"] or "",
                 "source": "correction",
             })
@@ -552,3 +574,13 @@ def _correction_category(label: str, kind: str | None, stage: str | None) -> str
     if kind == "job":
         return "job_rejection_interview" if stage == "interview" else "job_rejection_application"
     return _REJECTION_CATEGORIES.get(kind or "", "user_correction")
+
+
+def _rfc2822(iso: str | None) -> str:
+    """Stored ISO dates as the training data writes them (RFC 2822); "" when unknown or unreadable."""
+    if not iso:
+        return ""
+    try:
+        return format_datetime(datetime.fromisoformat(iso))
+    except (ValueError, TypeError):
+        return ""

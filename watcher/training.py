@@ -227,13 +227,14 @@ def fit_model(records: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], dict[s
     X = features.transform(rows)
     linear = fit_linear(X, y)
     rej = np.flatnonzero(y == 1)
-    kinds = np.array([str(records[i].get("kind") or "job") for i in rej])
+    kinds = np.array([str(records[int(i)].get("kind") or "job") for i in rej])
     kind_model = LogisticRegression(C=C_KIND, max_iter=3000, class_weight="balanced").fit(X[rej], kinds)
-    jobs = np.array([i for i in rej if records[i].get("kind") == "job" and records[i].get("stage")])
+    jobs = [i for i in rej.tolist() if records[i].get("kind") == "job" and records[i].get("stage")]
     stage_model = None
-    if len(jobs) and len({records[i]["stage"] for i in jobs}) == 2:
+    if jobs and len({records[i]["stage"] for i in jobs}) == 2:
         stage_y = np.array([1 if records[i]["stage"] == "interview" else 0 for i in jobs])
-        stage_model = LogisticRegression(C=C_STAGE, max_iter=3000, class_weight="balanced").fit(X[jobs], stage_y)
+        stage_model = LogisticRegression(C=C_STAGE, max_iter=3000, class_weight="balanced")
+        stage_model.fit(X[jobs], stage_y)
     coef = np.asarray(linear.coef_, dtype=np.float64).ravel()
     model = {
         "format_version": FORMAT_VERSION,
@@ -266,6 +267,7 @@ def _atomic_write(path: Path, write: Any) -> None:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; the model is meant to be shared and committed
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -370,15 +372,18 @@ def evaluate_records(classifier: Classifier, records: Sequence[dict[str, Any]]) 
         if truth != guess:
             mistakes.append({"id": rec.get("id"), "category": rec.get("category"), "label": rec["label"],
                              "score": verdict.score, "subject": rec.get("subject", "")[:100]})
-    by_kind = {k: {**_prf(c["tp"], c["fp"], c["fn"]), "n": c["tp"] + c["fn"]} for k, c in sorted(kind_counts.items())}
-    by_lang = {k: {**_prf(c["tp"], c["fp"], c["fn"]), "n": sum(c.values())} for k, c in sorted(lang_counts.items())}
+    by_kind = {k: {**_prf(c["tp"], c["fp"], c["fn"]), "n": c["tp"] + c["fn"]}
+               for k, c in sorted(kind_counts.items())}
+    by_lang = {k: {**_prf(c["tp"], c["fp"], c["fn"]), "n": sum(c.values())}
+               for k, c in sorted(lang_counts.items())}
     extraction = _extraction_metrics(records, details)
     return {
         "n": len(records),
         "threshold": classifier.threshold,
         "overall": overall,
         "confusion": {"labels": ["not_rejection", "rejection"], "matrix": [[tn, fp], [fn, tp]]},
-        "by_category": {k: {**v, "accuracy": round(v["correct"] / v["n"], 4)} for k, v in sorted(by_category.items())},
+        "by_category": {k: {**v, "accuracy": round(v["correct"] / v["n"], 4)}
+                        for k, v in sorted(by_category.items())},
         "by_kind": by_kind,
         "by_lang": by_lang,
         **extraction,
@@ -472,4 +477,19 @@ def format_report(report: dict[str, Any]) -> list[str]:
     lines.append(f"mistakes ({len(report['mistakes'])}):")
     for m in report["mistakes"]:
         lines.append(f"  {m['id']} [{m['category']}] {m['label']} score {m['score']:.3f}: {m['subject']}")
+    return lines
+
+
+def summary_lines(meta: dict[str, Any]) -> list[str]:
+    """What `watcher train` prints: sizes, threshold and the held-out headline numbers."""
+    lines = [f"trained on {meta['n_train']:,} messages ({meta['n_corrections']} corrections), "
+             f"{meta['n_holdout']:,} held out; threshold {meta['threshold']:.3f}; "
+             f"model {meta['model_bytes'] / 1e6:.1f} MB, data {meta['data_sha256'][:12]}"]
+    held = meta.get("holdout")
+    if held:
+        o = held["overall"]
+        lines.append(f"held-out: precision {o['precision']:.3f} recall {o['recall']:.3f} F1 {o['f1']:.3f}; "
+                     f"company {held['company_accuracy']['accuracy']:.3f}, "
+                     f"stage {held['stage_accuracy']['accuracy']:.3f}")
+    lines.append("details: watcher evaluate")
     return lines

@@ -1,0 +1,139 @@
+"""Company, role, stage and kind extraction, on messages written for these tests."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+import pytest
+
+from watcher import extract
+from watcher.messages import ParsedMessage, parse
+
+
+def message(sender: str, subject: str, body: str, reply_to: str | None = None) -> ParsedMessage:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = "Robin Vale <robin.vale@example.net>"
+    msg["Subject"] = subject
+    msg["Message-ID"] = "<t1@example.net>"
+    if reply_to:
+        msg["Reply-To"] = reply_to
+    msg.set_content(body)
+    return parse(msg.as_bytes())
+
+
+def test_ats_sender_gives_the_real_company() -> None:
+    msg = message(
+        "Acme Talent Team <no-reply@greenhouse-mail.io>",
+        "Your application",
+        "Hi Robin,\n\nThanks for applying. After review we will not be moving forward.\n\nBest,\nRecruiting",
+    )
+    assert extract.company(msg) == "Acme"
+
+
+def test_company_from_domain_matches_the_name_in_the_text() -> None:
+    msg = message(
+        "Tomasz Wright <t.wright@quillbridgeanalytics.com>",
+        "Re: Data Analyst",
+        "Hi Robin,\n\nThanks for your time last week. We've decided to go with another applicant.\n\n"
+        "Tomasz\nHead of Data, Quillbridge Analytics",
+    )
+    assert extract.company(msg) == "Quillbridge Analytics"
+
+
+def test_company_from_on_behalf_of_line() -> None:
+    msg = message(
+        "Careers <notifications@app.jobsystem.example>",
+        "Application outcome",
+        "Dear Robin,\n\nWe regret that your application was unsuccessful.\n\n"
+        "This message was sent on behalf of Marlowe Shipping by our recruitment platform.",
+    )
+    assert extract.company(msg) == "Marlowe Shipping"
+
+
+def test_company_from_ats_local_part_and_text() -> None:
+    msg = message(
+        "Careers <tidewaterbank@myworkday.com>",
+        "Application update",
+        "Dear Robin,\n\nThank you for your interest in Tidewater Bank. Unfortunately we have filled the role.",
+    )
+    assert extract.company(msg) == "Tidewater Bank"
+
+
+def test_company_is_none_without_any_clue() -> None:
+    msg = message("someone@gmail.com", "hi", "unfortunately not this time")
+    assert extract.company(msg) is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("Acme, Inc.", "acme"), ("The Atlantic", "Atlantic"), ("Hazel & Hart Ltd", "hazel and hart"),
+     ("Brightwell GmbH", "Brightwell")],
+)
+def test_normalise_company(a: str, b: str) -> None:
+    assert extract.normalise_company(a) == extract.normalise_company(b)
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "role"),
+    [
+        ("Your application", "Thank you for applying for the Senior Data Engineer position at Acme.",
+         "Senior Data Engineer"),
+        ("Update", "Your application for Warehouse Team Lead has been reviewed.", "Warehouse Team Lead"),
+        ("Backend Developer at Norrow", "Thanks for your interest. We will not proceed.", "Backend Developer"),
+        ("Ihre Bewerbung", "vielen Dank für Ihre Bewerbung als Projektingenieur bei uns.", "Projektingenieur"),
+    ],
+)
+def test_role_phrases(subject: str, body: str, role: str) -> None:
+    assert extract.role(message("HR <hr@acme.example>", subject, body)) == role
+
+
+def test_stage_application_when_no_interview_happened() -> None:
+    msg = message(
+        "Acme <no-reply@hire.lever.co>",
+        "Your application",
+        "Hi Robin,\n\nUnfortunately we won't be moving you forward to the interview stage at this time.",
+    )
+    assert extract.stage(msg) == "application"
+
+
+def test_stage_interview_from_the_text() -> None:
+    msg = message(
+        "Dana Cole <dana@acme.example>",
+        "Following up",
+        "Hi Robin,\n\nThank you for meeting the team on Tuesday and for the take-home. We have decided to "
+        "offer the role to someone else.",
+    )
+    assert extract.stage(msg) == "interview"
+
+
+def test_stage_interview_from_the_quoted_thread() -> None:
+    msg = message(
+        "Dana Cole <dana@acme.example>",
+        "Re: Thursday",
+        "Hi Robin,\n\nWe've decided not to proceed. Thanks again.\n\nDana\n\n"
+        "On Mon, 2 Mar 2026 at 09:00, Robin Vale <robin.vale@example.net> wrote:\n"
+        "> Thanks for the interview on Thursday, I enjoyed speaking with you and the team.\n",
+    )
+    assert "interview" in msg.quoted.lower()
+    assert extract.stage(msg) == "interview"
+
+
+def test_stage_multilingual() -> None:
+    msg = message("HR <hr@firma.example>", "Absage", "nach unserem Vorstellungsgespräch müssen wir leider absagen.")
+    assert extract.stage(msg) == "interview"
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        ("We have reviewed your grant application for the Spring cohort of our fellowship.", "program"),
+        ("The reviewers did not recommend your manuscript for publication in the journal.", "academic"),
+        ("We've decided not to invest; the round doesn't fit our fund's thesis.", "investor"),
+        ("We went with another vendor for the RFP; thanks for the proposal.", "client"),
+        ("Thanks for the pitch, but our editor passed on the essay.", "pitch"),
+        ("We have decided not to move forward with your candidacy for the role.", "job"),
+    ],
+)
+def test_kind_rules(body: str, kind: str) -> None:
+    assert extract.kind(message("Someone <a@b.example>", "Decision", body)) == kind
