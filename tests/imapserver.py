@@ -304,7 +304,10 @@ BACKENDS: dict[str, type[ImapServer]] = {"pymap": PymapServer, "dovecot": Doveco
 
 
 def available_backends() -> list[str]:
-    return ["pymap"] + (["dovecot"] if DovecotServer.available() else [])
+    """pymap always; Dovecot when installed. WATCHER_TEST_SERVERS=pymap (comma list) narrows it down."""
+    found = ["pymap"] + (["dovecot"] if DovecotServer.available() else [])
+    wanted = os.environ.get("WATCHER_TEST_SERVERS")
+    return [name for name in found if name in wanted.split(",")] if wanted else found
 
 
 def start_server(backend: str, workdir: Path) -> ImapServer:

@@ -296,3 +296,13 @@ def test_deeply_nested_multipart_is_bounded() -> None:
 def test_dates_are_timezone_aware() -> None:
     msg = load("quoted_printable.eml")
     assert msg.date == datetime(2026, 3, 5, 0, 20, tzinfo=UTC)
+
+
+def test_encoded_display_name_cannot_supply_the_sender_address() -> None:
+    raw = (
+        b"From: =?utf-8?q?Jane=0D=0ABcc:_evil@attacker.example?= <jane@acme.example>\r\n"
+        b"Subject: Your application\r\n\r\nThank you for applying.\r\n"
+    )
+    msg = parse(raw)
+    assert msg.sender_address == "jane@acme.example"
+    assert "\n" not in msg.sender_name and "\r" not in msg.sender_name

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import extract
-from .features import Features
+from .features import BLOCKS, Features
 from .messages import ParsedMessage, ParseError, parse, split_reply
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,8 @@ class Classifier:
         self.version = f"{meta.get('trained_at', '?')}+{str(meta.get('data_sha256', ''))[:12]}"
         self.threshold = float(model["threshold"])
         self._features: Features = model["features"]
+        if not isinstance(self._features, Features) or list(self._features.vectorizers) != list(BLOCKS):
+            raise ValueError("its features do not match this version of watcher")
         self._coef = np.asarray(model["coef"], dtype=np.float64).ravel()
         self._intercept = float(model["intercept"])
         self._platt = tuple(model["platt"])

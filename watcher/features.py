@@ -242,7 +242,7 @@ class Features:
     """The blocks side by side, each l2-normalised and weighted: X = [main | meta | quoted | cues]."""
 
     def __init__(self, weights: dict[str, float] | None = None, max_features: int = 80_000) -> None:
-        self.weights = weights or {"main": 1.0, "meta": 0.5, "quoted": 0.3, "cues": 0.5}
+        self.weights = weights or {"main": 1.0, "meta": 0.25, "quoted": 0.15, "cues": 0.35}
         self.vectorizers: dict[str, TermVectorizer] = {
             "main": TermVectorizer(ngrams=2, min_df=2, max_df=0.9, max_features=max_features),
             "meta": TermVectorizer(split=True, min_df=2),

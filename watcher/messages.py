@@ -100,7 +100,9 @@ def _parse(msg: Message) -> ParsedMessage:
     if not headers and not msg.get_payload():
         raise ParseError("no headers and no body")
     sender = headers.get("from", "")
-    name, address = parseaddr(sender)
+    # the address comes from the raw header: an encoded display name must not be able to supply it
+    raw_from = next((v for k, v in msg.raw_items() if k.lower() == "from"), "")
+    name, address = _sender(_unfold(str(raw_from)))
     plain, htmls, attachments = _collect(msg)
     has_html = bool(htmls) and not plain
     body = plain if plain else ""
@@ -152,6 +154,23 @@ def _header(value: object) -> str:
             parts.append(chunk)
     text = "".join(parts) if any(c for _, c in decoded) else " ".join(p.strip() for p in parts)
     return _WS.sub(" ", text.replace("\r", " ").replace("\n", " ")).strip()
+
+
+_ANGLE_ADDR = re.compile(r"<([^<>\s]+@[^<>\s]+)>\s*$")
+
+
+def _sender(raw: str) -> tuple[str, str]:
+    """(decoded display name, address) of a raw From header; the address is never taken from the
+    decoded name, so an encoded word cannot smuggle in a different address."""
+    angle = _ANGLE_ADDR.search(raw)
+    if angle:
+        return _header(raw[: angle.start()].strip().strip('"')), _header(angle.group(1))
+    raw_name, address = parseaddr(raw)
+    return (_header(raw_name) if raw_name else ""), _header(address)
+
+
+def _unfold(value: str) -> str:
+    return value.replace("\r", " ").replace("\n", " ")
 
 
 def _msgid(value: str | None) -> str | None:

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 HOLDOUT_PERCENT = 20
 TARGET_PRECISION = 0.98
 MIN_THRESHOLD = 0.5  # never flag a message the calibrated model thinks is more likely not a rejection
-C_REJECTION = 0.5
+C_REJECTION = 1.0
 C_KIND = 10.0
 C_STAGE = 5.0
 N_REASON_FEATURES = 4000
@@ -228,7 +228,9 @@ def fit_model(records: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], dict[s
     linear = fit_linear(X, y)
     rej = np.flatnonzero(y == 1)
     kinds = np.array([str(records[int(i)].get("kind") or "job") for i in rej])
-    kind_model = LogisticRegression(C=C_KIND, max_iter=3000, class_weight="balanced").fit(X[rej], kinds)
+    kind_model = None  # with a single kind in the corpus, the rules in extract.kind decide
+    if len(set(kinds)) > 1:
+        kind_model = LogisticRegression(C=C_KIND, max_iter=3000, class_weight="balanced").fit(X[rej], kinds)
     jobs = [i for i in rej.tolist() if records[i].get("kind") == "job" and records[i].get("stage")]
     stage_model = None
     if jobs and len({records[i]["stage"] for i in jobs}) == 2:
@@ -243,7 +245,7 @@ def fit_model(records: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], dict[s
         "intercept": float(np.asarray(linear.intercept_).ravel()[0]),
         "platt": (a, b),
         "threshold": threshold,
-        "kind_model": Linear.from_sklearn(kind_model),
+        "kind_model": Linear.from_sklearn(kind_model) if kind_model is not None else None,
         "stage_model": Linear.from_sklearn(stage_model) if stage_model is not None else None,
         "reason_names": _reason_names(features, coef),
     }
