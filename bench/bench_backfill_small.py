@@ -1,6 +1,6 @@
 """Backfill throughput over loopback against a bare imapclient fetch of the same mailbox.
 
-    .venv/bin/python bench/bench_backfill_small.py [--messages 2000] [--server dovecot|pymap]
+    .venv/bin/python bench/bench_backfill_small.py [--messages 2000] [--server dovecot|pymap] [--stand-in]
 
 Starts a real IMAP server on 127.0.0.1 (Dovecot when installed, else pymap), appends N generated
 messages (plain and HTML/multipart, 1-6 KB, one in twenty a rejection), then in the same run:
@@ -10,7 +10,8 @@ messages (plain and HTML/multipart, 1-6 KB, one in twenty a rejection), then in 
                SQLite writes, one transaction per batch of 200), on a fresh database.
 
 Both include connecting and logging in. Prints both rates and their ratio. The classifier is the
-shipped model when models/rejection-model.joblib exists and loads, else a trivial stand-in (say which).
+shipped model when models/rejection-model.joblib exists and loads (unless --stand-in), else a trivial
+stand-in; the output says which.
 """
 
 from __future__ import annotations
@@ -92,7 +93,9 @@ class StandInClassifier:
                 for m in messages]
 
 
-def load_classifier(settings: Settings) -> tuple[Any, str]:
+def load_classifier(settings: Settings, stand_in: bool = False) -> tuple[Any, str]:
+    if stand_in:
+        return StandInClassifier(), "stand-in classifier (--stand-in)"
     if (ROOT / "models" / "rejection-model.joblib").exists():
         try:
             return app.load_classifier(settings), "shipped model"
@@ -129,12 +132,12 @@ def bare_fetch(server: ImapServer) -> tuple[int, int, float]:
     return count, size, time.perf_counter() - started
 
 
-def backfill(server: ImapServer, workdir: Path, run: int) -> tuple[int, float, str]:
+def backfill(server: ImapServer, workdir: Path, run: int, stand_in: bool = False) -> tuple[int, float, str]:
     account = Account(name="bench", host="127.0.0.1", port=server.port, security="none",
                       username=server.user, secret=Secret("value", server.password), folders=(FOLDER,),
                       batch_size=BATCH)
     settings = Settings(database=workdir / f"bench-{run}.db", accounts=(account,))
-    classifier, which = load_classifier(settings)
+    classifier, which = load_classifier(settings, stand_in)
     started = time.perf_counter()
     summary = app.backfill_imap(settings, classifier=classifier)
     return summary.new, time.perf_counter() - started, which
@@ -145,6 +148,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--server", choices=["dovecot", "pymap"],
                         default="dovecot" if DovecotServer.available() else "pymap")
+    parser.add_argument("--stand-in", action="store_true", help="use the trivial classifier, not the model")
     parser.add_argument("--rounds", type=int, default=2, help="measure each side this many times; best wins")
     args = parser.parse_args()
 
@@ -164,7 +168,7 @@ def main() -> None:
             count, size, seconds = bare_fetch(server)
             assert count == len(messages), f"bare fetch got {count} messages"
             bare_times.append(seconds)
-            new, seconds, which = backfill(server, workdir, run)
+            new, seconds, which = backfill(server, workdir, run, args.stand_in)
             assert new == len(messages), f"backfill recorded {new} messages"
             backfill_times.append(seconds)
         bare_rate = len(messages) / min(bare_times)

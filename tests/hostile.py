@@ -39,7 +39,8 @@ def deep_nesting(n: int, rng: random.Random) -> bytes:
     depth = 1_000
     parts = [_head(n, "deep", ctype=f'multipart/mixed; boundary="d{n}-0"') + "\r\n"]
     for level in range(1, depth):
-        parts.append(f"--d{n}-{level - 1}\r\nContent-Type: multipart/mixed; boundary=\"d{n}-{level}\"\r\n\r\n")
+        parts.append(f"--d{n}-{level - 1}\r\nContent-Type: multipart/mixed; "
+                     f"boundary=\"d{n}-{level}\"\r\n\r\n")
     parts.append(f"--d{n}-{depth - 1}\r\nContent-Type: text/plain\r\n\r\ninnermost\r\n")
     parts += [f"--d{n}-{level}--\r\n" for level in range(depth - 1, -1, -1)]
     return "".join(parts).encode()
@@ -47,8 +48,9 @@ def deep_nesting(n: int, rng: random.Random) -> bytes:
 
 def invalid_charsets(n: int, rng: random.Random) -> bytes:
     charset = rng.choice(["x-no-such-charset", "utf-7", "utf-8", "iso-2022-jp", "\"", "utf-16", "ebcdic"])
+    lone_surrogate = "=?iso-8859-1?Q?=E9t=E9?= \udc80".encode("utf-8", "surrogateescape").decode("latin-1")
     subject = rng.choice(["=?x-bogus?Q?caf=E9?=", "=?utf-8?B?!!!notbase64?=", "=?utf-16?Q?=FF=FE?=",
-                          "=?iso-8859-1?Q?=E9t=E9?= \udc80".encode("utf-8", "surrogateescape").decode("latin-1")])
+                          lone_surrogate])
     body = bytes(rng.randrange(128, 256) for _ in range(300)) + b"\r\n+ACE-+AGE-\xff\xfe\x00\r\n"
     head = _head(n, subject, ctype=f"text/plain; charset={charset}")
     return head.encode("latin-1", "replace") + b"\r\n" + body
@@ -60,10 +62,10 @@ def nul_bytes(n: int, rng: random.Random) -> bytes:
 
 
 def missing_boundary(n: int, rng: random.Random) -> bytes:
-    ctype = rng.choice(["multipart/mixed", 'multipart/mixed; boundary=""', 'multipart/mixed; boundary="never"',
-                        "multipart/alternative; boundary"])
-    return (_head(n, "no boundary", ctype=ctype)
-            + "\r\n--x\r\nContent-Type: text/plain\r\n\r\nUnfortunately we went with others\r\n--x--\r\n").encode()
+    ctype = rng.choice(["multipart/mixed", 'multipart/mixed; boundary=""',
+                        'multipart/mixed; boundary="never"', "multipart/alternative; boundary"])
+    body = "--x\r\nContent-Type: text/plain\r\n\r\nUnfortunately we went with others\r\n--x--\r\n"
+    return (_head(n, "no boundary", ctype=ctype) + "\r\n" + body).encode()
 
 
 def base64_garbage(n: int, rng: random.Random) -> bytes:
@@ -103,8 +105,8 @@ def misc(n: int, rng: random.Random) -> bytes:
     return _head(n, "rfc822", ctype="message/rfc822").encode() + b"\r\n" + inner
 
 
-KINDS: list[Maker] = [truncated_mime, header_bomb, deep_nesting, invalid_charsets, nul_bytes, missing_boundary,
-                      base64_garbage, enormous_header_line, junk, misc]
+KINDS: list[Maker] = [truncated_mime, header_bomb, deep_nesting, invalid_charsets, nul_bytes,
+                      missing_boundary, base64_garbage, enormous_header_line, junk, misc]
 
 
 def hostile(n: int, seed: int = 5) -> list[bytes]:

@@ -88,10 +88,10 @@ HARD_NEGATIVES = {
     "application_received": message(
         "Hollow Oak Careers <careers@hollowoak.org>",
         "We received your application",
-        "Dear Jordan,\n\nThank you for applying for the Volunteer Coordinator position. This email confirms we "
-        "have received your application. Our team will review every application carefully. Due to the number "
-        "of applications, if you don't hear from us within four weeks, please assume you have not been "
-        "shortlisted on this occasion.\n\nKind regards,\nHollow Oak People Team",
+        "Dear Jordan,\n\nThank you for applying for the Volunteer Coordinator position. This email confirms "
+        "we have received your application. Our team will review every application carefully. Due to the "
+        "number of applications, if you don't hear from us within four weeks, please assume you have not "
+        "been shortlisted on this occasion.\n\nKind regards,\nHollow Oak People Team",
     ),
     "reschedule": message(
         "Chloe Park <chloe.park@brightmarsh.com>",
@@ -166,7 +166,8 @@ def test_shipped_model_files_and_metadata() -> None:
 
 def test_record_to_message_splits_the_quoted_thread() -> None:
     msg = record_to_message({
-        "id": "r1", "from": "A B <a@b.example>", "subject": "Re: x", "date": "Tue, 11 Feb 2025 16:42:09 +0000",
+        "id": "r1", "from": "A B <a@b.example>", "subject": "Re: x",
+        "date": "Tue, 11 Feb 2025 16:42:09 +0000",
         "body": "Thanks, no.\n\nOn Mon, 10 Feb 2025 at 09:00, C <c@d.example> wrote:\n> an interview?\n",
     })
     assert msg.text == "Thanks, no." and "interview" in msg.quoted and msg.sender_address == "a@b.example"

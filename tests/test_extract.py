@@ -55,7 +55,8 @@ def test_company_from_ats_local_part_and_text() -> None:
     msg = message(
         "Careers <tidewaterbank@myworkday.com>",
         "Application update",
-        "Dear Robin,\n\nThank you for your interest in Tidewater Bank. Unfortunately we have filled the role.",
+        "Dear Robin,\n\nThank you for your interest in Tidewater Bank. Unfortunately we have filled "
+        "the role.",
     )
     assert extract.company(msg) == "Tidewater Bank"
 
@@ -80,8 +81,10 @@ def test_normalise_company(a: str, b: str) -> None:
         ("Your application", "Thank you for applying for the Senior Data Engineer position at Acme.",
          "Senior Data Engineer"),
         ("Update", "Your application for Warehouse Team Lead has been reviewed.", "Warehouse Team Lead"),
-        ("Backend Developer at Norrow", "Thanks for your interest. We will not proceed.", "Backend Developer"),
-        ("Ihre Bewerbung", "vielen Dank für Ihre Bewerbung als Projektingenieur bei uns.", "Projektingenieur"),
+        ("Backend Developer at Norrow", "Thanks for your interest. We will not proceed.",
+         "Backend Developer"),
+        ("Ihre Bewerbung", "vielen Dank für Ihre Bewerbung als Projektingenieur bei uns.",
+         "Projektingenieur"),
     ],
 )
 def test_role_phrases(subject: str, body: str, role: str) -> None:
@@ -120,7 +123,8 @@ def test_stage_interview_from_the_quoted_thread() -> None:
 
 
 def test_stage_multilingual() -> None:
-    msg = message("HR <hr@firma.example>", "Absage", "nach unserem Vorstellungsgespräch müssen wir leider absagen.")
+    msg = message("HR <hr@firma.example>", "Absage",
+                  "nach unserem Vorstellungsgespräch müssen wir leider absagen.")
     assert extract.stage(msg) == "interview"
 
 

@@ -20,7 +20,8 @@ REJECT = [
     "other candidates whose experience more closely matches our needs.",
     "After careful review we will not be progressing your application for {role}. We wish you the best of "
     "luck in your search.",
-    "Thanks for interviewing with {co}. Regrettably we won't be moving forward; the position has been filled.",
+    "Thanks for interviewing with {co}. Regrettably we won't be moving forward; the position has been "
+    "filled.",
 ]
 OTHER = [
     "Thanks for applying to the {role} role at {co}! We'd like to invite you to an interview next week; "

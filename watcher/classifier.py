@@ -256,7 +256,7 @@ class Classifier:
         return tuple(out)
 
 
-STAGE_RULE_WEIGHT = 0.5
+STAGE_RULE_WEIGHT = 0.25  # the rules nudge the stage model; it overrides them only when confident
 
 
 def combine_stage(rule: str, prob: float | None) -> str:

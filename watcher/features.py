@@ -1,4 +1,4 @@
-"""The model's parts: message -> TF-IDF rows (new text, sender tokens, quoted text) and linear models.
+"""The model's parts: message -> TF-IDF rows (new text, sender tokens, cue phrases) and linear models.
 
 A small vectorizer of our own instead of scikit-learn's: same TF-IDF maths (smooth idf, sublinear tf, l2
 rows), but tokens are looked up with one dict.get each, which makes classification several times faster.
@@ -10,6 +10,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from itertools import chain, repeat
 from typing import Any
 
 import numpy as np
@@ -17,12 +18,14 @@ import scipy.sparse as sp
 
 from .messages import ParsedMessage
 
-MAIN_CHARS = 2500  # subject + new text (and signature) fed to the word features
-QUOTED_CHARS = 1200
+MAIN_CHARS = 1500  # subject + new text (and signature) fed to the word features
+CUE_WORDS = 300  # cue phrases are looked for in the first words only: that is where the decision is
+QUOTED_CHARS = 1000  # the quoted thread gives cue tokens only ("q:regret"): its words cost more than help
 _TOKEN = re.compile(r"\w[\w'’]*")
 _REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|aw|sv|antw|r|rv|res|fwd?|wg|tr)\s*(?:\[\d+\])?\s*:\s*)+",
                            re.IGNORECASE)
-BLOCKS = ("main", "meta", "quoted", "cues")
+BLOCKS = ("main", "meta", "cues")
+Row = tuple[list[str], str, str]  # what message_texts() gives: one entry per block
 
 
 def sender_tokens(msg: ParsedMessage) -> str:
@@ -45,125 +48,252 @@ def sender_tokens(msg: ParsedMessage) -> str:
     return " ".join(tokens)
 
 
-# Phrases that say "no" or "not a no", in the languages we read. Each found phrase becomes a token
+# Phrases that say "no" or "not a no", in the languages we read. Each phrase found becomes a token
 # ("c:other_candidates"; "q:..." when it is in the quoted thread), so the model can learn them from few
-# examples and still see a reply that only quotes a rejection for what it is.
+# examples and still see a reply that only quotes a rejection for what it is. Matched on word tokens
+# (a "*" ends a word prefix), which is fast; a "|" separates alternatives.
 CUES: dict[str, str] = {
-    "not_moving": r"(?:not|n't|won't|unable to)\s+(?:be\s+)?(?:moving|move|going|proceed\w*|progress\w*|advanc\w*|"
-                  r"tak\w+\s+(?:it|this|your)\w*|continu\w*)(?:\s+(?:forward|ahead|further|any\s+further))?",
-    "other_candidates": r"(?:other|another|different|stronger|more\s+experienced)\s+(?:candidate|applicant|"
-                        r"submission|proposal|vendor|agency|partner|direction|finalist)s?|more\s+closely\s+(?:match|"
-                        r"align)|(?:decided|chose|chosen|opted|elected)\s+to\s+(?:go|move|proceed|continue|"
-                        r"work|pursue)\s+(?:forward\s+)?with",
-    "regret": r"\b(?:unfortunately|regrettably|regret|sadly|afraid|sorry\s+to\s+(?:say|tell|let|inform))\b",
-    "not_selected": r"\bnot\s+(?:been\s+)?(?:selected|successful|chosen|shortlisted|accepted|funded|invited|"
-                    r"(?:a|the)\s+(?:good\s+|right\s+|strong\s+)?(?:fit|match)|right\s+for\s+us|for\s+us|"
-                    r"able\s+to\s+(?:offer|accept|fund|support|include|move|progress|invite|take|extend))|"
-                    r"\bunsuccessful\b|\bdecided\s+(?:not|against)\b|\bdeclin(?:e|ed|ing)\s+(?:your|the|this|to)\b",
-    "pass": r"\b(?:we(?:'ll|\s+will|'re\s+going\s+to|\s+are\s+going\s+to)|going\s+to|have\s+to|decided\s+to)"
-            r"\s+pass\b|\bpass\s+(?:on|for\s+now|this\s+time)\b|\bnot\s+(?:be\s+)?(?:investing|participat\w+|"
-            r"publish\w*|run\w*|feature\w*|proceed\w*|accept\w*|mov\w+)\b",
-    "filled": r"\b(?:position|role|vacancy|opening|job)\s+(?:has\s+been|was|is\s+now|have\s+been)\s+"
-              r"(?:filled|closed|cancelled)|\bfilled\s+(?:the|this)\s+(?:role|position)|internal\s+candidate",
-    "future": r"\b(?:keep\s+your\s+(?:resume|cv|details|information|profile)|on\s+file|future\s+(?:openings|"
-              r"opportunities|roles|positions|vacancies|rounds|cohorts|calls)|talent\s+(?:pool|community|network)|"
-              r"(?:re)?apply\s+(?:again\s+)?in\s+the\s+future|encourage\s+you\s+to\s+(?:re)?apply)",
-    "luck": r"\b(?:best\s+of\s+luck|good\s+luck|wish\s+you\s+(?:the\s+best|every\s+success|all\s+the\s+best|"
-            r"luck|success|well)|success\s+in\s+your\s+(?:search|job\s+search|future))",
-    "volume": r"\b(?:high|large|overwhelming|record)\s+(?:number|volume)\s+of|\bmany\s+(?:strong|qualified|"
-              r"talented|excellent)|\bhighly\s+competitive|\bdifficult\s+decision|\bunable\s+to\s+provide\s+"
-              r"(?:individual\s+|specific\s+|detailed\s+)?feedback",
-    "foreign_no": r"\b(?:leider|absage|nicht\s+(?:berücksichtigen|weiter|in\s+die\s+engere|für\s+sie)|"
-                  r"anderen?\s+(?:bewerber|kandidat)|keine\s+positive|malheureusement|(?:pas|ne)\s+(?:été\s+)?"
-                  r"retenu|pas\s+donner\s+suite|ne\s+pas\s+poursuivre|autres?\s+candidat|lamentablemente|"
-                  r"desafortunadamente|no\s+ha(?:s|mos)?\s+sido\s+seleccionad|no\s+(?:continuar|avanzar|seguir)|"
-                  r"otros?\s+candidat|otra\s+candidatura|helaas|niet\s+(?:verder|geselecteerd|door|gekozen)|"
-                  r"afgewezen|andere\s+kandida|infelizmente|não\s+(?:foi|fomos|seguir|avançar|selecionad)|"
-                  r"outros?\s+candidat)",
-    "invite": r"\b(?:(?:invite|inviting)\s+you|like\s+to\s+(?:invite|schedule|set\s+up|arrange|chat|talk|"
-              r"speak|meet|move\s+you|offer)|love\s+to\s+(?:chat|talk|meet|set\s+up|have\s+you|schedule)|"
-              r"next\s+(?:step|round|stage)|move\s+(?:you\s+)?forward\s+(?:to|with\s+your)|pleased\s+to|"
-              r"happy\s+to\s+(?:invite|offer|share|confirm|let\s+you\s+know)|excited\s+to|congratulations|"
-              r"congrats|delighted|einladen|einladung|inviter|invitation|invitarte|invitación|uitnodig|convid)",
-    "schedule": r"\b(?:reschedul\w*|availability|calendar|time\s+slots?|zoom|google\s+meet|teams\s+link|"
-                r"postpone\w*|interviewer\s+(?:is|has\s+been|was)|(?:is|has\s+been)\s+(?:ill|sick|unwell)|"
-                r"new\s+time|confirm\s+(?:a|the|your)\s+(?:time|slot))",
-    "offer": r"\b(?:offer\s+letter|(?:formal|verbal|written)\s+offer|start\s+date|compensation|salary|"
-             r"onboarding|welcome\s+(?:to\s+the\s+team|aboard)|your\s+first\s+day|sign\s+(?:the|your)\s+"
-             r"(?:offer|contract))",
-    "received": r"\b(?:(?:received|receipt\s+of|we\s+have)\s+your\s+(?:application|submission|proposal|cv|"
-                r"resume)|thank\s+you\s+for\s+(?:applying|your\s+application)|will\s+(?:review|be\s+in\s+"
-                r"touch|get\s+back|contact\s+you|reach\s+out)|(?:don't|do\s+not|not)\s+hear\s+(?:back\s+)?"
-                r"from\s+us|under\s+review|currently\s+reviewing|eingegangen|bien\s+reçu|hemos\s+recibido|"
-                r"ontvangen|recebemos)",
-    "assessment": r"\b(?:assessment|coding\s+(?:challenge|test|exercise)|hackerrank|codility|complete\s+(?:the|"
-                  r"this|your|a)\s+\w+|within\s+\d+\s+(?:days|hours)|questionnaire)",
-    "user_declines": r"\bi(?:'ve|\s+have)?\s+(?:decided|chosen)\s+to\s+(?:decline|withdraw|accept|pursue|go|"
-                     r"stay|take)|\bi\s+(?:must|will\s+have\s+to|have\s+to|need\s+to|'ll\s+have\s+to)\s+"
-                     r"(?:decline|withdraw|pass)|\baccepted\s+(?:another|a\s+different|an?\s+other)\s+"
-                     r"(?:offer|role|position)|\bwithdraw\s+my\s+(?:application|candidacy)|"
-                     r"\bnot\s+(?:looking|interested)\s+(?:for|in)\s+(?:new|a\s+new|other)",
-    "commiserate": r"\b(?:so\s+sorry\s+(?:to\s+hear|about)|sorry\s+to\s+hear|that\s+sucks|their\s+loss|"
-                   r"hugs|proud\s+of\s+you|you'll\s+find|you\s+will\s+find|rooting\s+for\s+you|"
-                   r"thinking\s+of\s+you|chin\s+up)",
-    "accepted": r"\b(?:accepted\s+(?:for|to|into)|acceptance|selected\s+(?:for|to\s+(?:join|present|speak|"
-                r"receive))|we(?:'d|\s+would)\s+(?:love|like)\s+to\s+(?:publish|feature|run|have\s+you|"
-                r"include)|award(?:ed)?\s+you|pleased\s+to\s+(?:accept|inform\s+you\s+that\s+your))",
-    "revise": r"\b(?:revise\s+and\s+resubmit|major\s+revision|minor\s+revision|resubmi\w+|revised\s+"
-              r"(?:manuscript|version|draft))",
-    "bulk": r"\b(?:unsubscribe|newsletter|view\s+(?:it\s+)?in\s+(?:your\s+)?browser|manage\s+"
-            r"(?:your\s+)?(?:preferences|subscription)|webinar|read\s+more)",
+    "not_moving": """not moving forward|not be moving forward|won't be moving forward|will not be moving|not
+        move forward|not to move forward|not be progressing|not progress*|won't be progressing|not
+        proceed*|not be proceeding|won't be proceeding|unable to move forward|not be taking your
+        application|not take your application|not be advancing|not advance|not be continuing|won't be
+        taking*|not be taking it|not to proceed|not to progress|not be going forward|not going forward|decided
+        not to|no longer under""",
+    "other_candidates": """other candidate*|another candidate|other applicant*|another applicant|other
+        submission*|another vendor|other vendor*|another agency|another partner|different direction|another
+        direction|stronger candidate*|more experienced candidate*|more closely match*|more closely align*|
+        decided to go with|chosen to go with|chose to go with|decided to move forward with|decided to proceed
+        with|decided to pursue other|pursue other|go with another|went with another|going with another| offer
+        to another|offered the role to|offered the position to|extend an offer to another|candidate
+        whose|candidates whose|closer match|better match|better fit|internal candidate""",
+    "regret": """unfortunately|regrettably|regret*|sadly|afraid|sorry to say|sorry to tell|sorry to let|sorry
+        to inform|disappoint*""",
+    "not_selected": """not selected|not been selected|not successful|not been successful|unsuccessful|not
+        chosen|not shortlisted|not been shortlisted|not accepted|not been accepted|not funded|not able to
+        offer|unable to offer|not able to accept|unable to accept|not able to fund|unable to fund|not able to
+        support|unable to support|not able to include|unable to include|not a fit|not a good fit|not the right
+        fit|not right for us|not for us|not a match|isn't a fit|isn't the right fit|isn't right for us|not the
+        right match|decided against|declined your|decline your|declining your|decline the|not recommended|not
+        recommend|reject*|turned down|not be offering|will not be offering|not invite*|won't be inviting""",
+    "pass": """we'll pass|we will pass|going to pass|have to pass|decided to pass|pass on this|pass for
+        now|pass this time|not be investing|not invest|won't be investing|not be participating|not
+        participate|not be publishing|not publish|won't be publishing|not be running|not run the|not be
+        featuring|not a fit for our|not for our|not be able to take|can't take it|cannot take it|not be
+        accepting""",
+    "filled": """position has been filled|role has been filled|position was filled|role was filled|vacancy has
+        been filled|filled the role|filled the position|position has been closed|role has been closed|role is
+        now closed|position is now closed|hiring freeze|no longer hiring|role has been cancelled|position has
+        been cancelled""",
+    "future": """keep your resume|keep your cv|keep your details|keep your information|keep your profile|on
+        file|future openings|future opportunities|future roles|future positions|future vacancies|future
+        rounds|future cohorts|future calls|future submissions|talent pool|talent community|talent
+        network|apply again|reapply|re-apply|encourage you to apply|encourage you to reapply|encourage you to
+        re""",
+    "luck": """best of luck|good luck|wish you the best|wish you every success|wish you all the best|wish you
+        luck|wish you success|wish you well|success in your search|success in your job|luck with your""",
+    "volume": """high number of|large number of|high volume of|large volume of|overwhelming number|record
+        number|many strong|many qualified|many talented|many excellent|highly competitive|extremely
+        competitive|very competitive|difficult decision|tough decision|hard decision|unable to provide
+        feedback|unable to provide individual|not able to provide feedback|not able to provide individual""",
+    "foreign_no": """leider|absage|absagen|nicht berücksichtigen|nicht weiter|nicht in die engere|anderen
+        bewerber*|anderen kandidat*|keine positive|malheureusement|pas retenu*|pas été retenu*|ne pas donner
+        suite|pas donner suite|ne pas poursuivre|autre candidat*|autres candidat*|lamentablemente|
+        desafortunadamente|no ha sido seleccionad*|no has sido seleccionad*|no continuar|no avanzar|no seguir|
+        otros candidat*|otro candidato|otra candidatura|helaas|niet verder|niet geselecteerd|niet door|niet
+        gekozen|afgewezen|afwijzen|andere kandida*|infelizmente|não foi|não fomos|não seguir|não avançar|não
+        selecionad*|outros candidat*|outro candidato""",
+    "invite": """invite you|inviting you|like to invite|like to schedule|like to set up|like to arrange|like
+        to chat|like to talk|like to speak|like to meet|like to move you|like to offer|love to chat|love to
+        talk|love to meet|love to set up|love to have you|love to schedule|next step|next steps|next
+        round|next stage|move you forward|moving you forward|pleased to|happy to invite|happy to offer|happy
+        to share| happy to confirm|happy to let you know|excited
+        to|congratulations|congrats|delighted|einladen|
+        einladung|inviter|invitation|invitarte|invitación|uitnodig*|convid*""",
+    "schedule": """reschedul*|availability|calendar|time slot|time slots|zoom|google meet|teams
+        link|postpone*| interviewer is|interviewer has|is ill|is sick|is unwell|been ill|new time|confirm a
+        time|confirm the time|your slot|book a slot|book a time""",
+    "offer": """offer letter|formal offer|verbal offer|written offer|start
+        date|compensation|salary|onboarding| welcome to the team|welcome aboard|your first day|sign the
+        offer|sign your contract|sign the contract""",
+    "received": """received your application|receipt of your|we have your application|received your
+        submission|received your proposal|received your cv|received your resume|will review|will be in touch|get back to you|will contact
+        you|will reach out|don't hear from us|do not hear from us|not hear back|hear back from us|under
+        review|currently reviewing|eingegangen|bien reçu|hemos recibido|ontvangen|recebemos""",
+    "assessment": """assessment|coding challenge|coding test|coding exercise|hackerrank|codility|complete the|
+        complete this|complete your|within 48 hours|within 72 hours|within 5 days|within 7 days| questionnaire
+        """,
+    "user_declines": """i've decided to|i have decided to|i've chosen to|i have chosen to|i must decline|i
+        will have to decline|i have to decline|i'll have to decline|i need to decline|i'll have to pass|i will
+        have to pass|accepted another offer|accepted a different|accepted an offer|accepted another
+        role|accepted another position|withdraw my application|withdraw my candidacy|withdrawing my
+        application|not looking for new|not interested in new|not looking to move|i'll pass""",
+    "commiserate": """so sorry to hear|sorry to hear|so sorry about|that sucks|their loss|hugs|proud of you|
+        you'll find|you will find|rooting for you|thinking of you|chin up""",
+    "accepted": """accepted for|accepted to|accepted into|acceptance|selected for|selected to join|selected to
+        present|selected to speak|selected to receive|love to publish|like to publish|love to feature|like to
+        feature|love to run|like to run|love to include|like to include|awarded|pleased to accept|pleased to
+        inform you that your""",
+    "revise": """revise and resubmit|major revision*|minor revision*|resubmi*|revised manuscript|revised
+        version""",
+    "your_thing": """your application|your candidacy|your submission|your proposal|your pitch|your manuscript|
+        your paper|your profile|your cv|your resume|your company|your startup|your deck|your piece|your
+        essay|your query|your talk|your grant|your request|your bid|your quote|your interest|you applied|you
+        submitted|ihre bewerbung|deine bewerbung|votre candidature|ta candidature|tu candidatura|su
+        candidatura|je sollicitatie|uw sollicitatie|sua candidatura|a tua candidatura""",
+    "third_party": """they decided|they went|they chose|they picked|they rejected|they turned|they passed|they
+        said|they told|you got rejected|you didn't get|you did not get|you were rejected|i got rejected|i was
+        rejected|i didn't get|rejection email|rejection letter|rejections|job hunt|job search is|how to
+        handle|dealing with rejection|handle rejection""",
+    "bulk": """unsubscribe|newsletter|view in browser|view it in your browser|view in your browser|manage your
+        preferences|manage preferences|manage your subscription|webinar|read more""",
 }
-_CUE_RE = re.compile("|".join(f"(?P<{name}>{rx})" for name, rx in CUES.items()), re.IGNORECASE)
-_NO_CUES = frozenset({"not_moving", "other_candidates", "regret", "not_selected", "pass", "filled", "foreign_no"})
+CROSS_CUES = True  # also pair each "no" cue with each "not a no" cue found beside it ("y:regret|invite")
+_NO_CUES = frozenset(
+    {"not_moving", "other_candidates", "regret", "not_selected", "pass", "filled", "foreign_no"}
+)
 # What the message is about: a "no" about a job or a pitch is a rejection; about a raffle or an order, not.
 CONTEXTS: dict[str, str] = {
-    "job": r"\b(?:applica\w*|appl(?:y|ied|ying)|position|role|candida\w*|interview\w*|hiring|recruit\w*|jobs?|"
-           r"vacanc\w+|opening|bewerb\w*|stelle|poste|puesto|vaga|sollicit\w*|functie|vacature)\b",
-    "pitch": r"\b(?:pitch\w*|editor\w*|publication|publish\w*|essay|piece|story|article|podcast|episode|talk|"
-             r"cfp|speakers?|query|anthology|submission)\b",
-    "money": r"\b(?:invest\w*|fund|funds|fundraise|portfolio|round|seed|deck|raise|raising|valuation|partners?hip)\b",
-    "client": r"\b(?:proposals?|rfp|rfq|tender\w*|bids?|quotes?|quotation|vendor|contract|procurement|agency|"
-              r"supplier|angebot|devis|presupuesto|offerte)\b",
-    "academic": r"\b(?:paper|manuscript|journal|reviewers?|admission\w*|ph\.?d|doctoral|master'?s|degree|"
-                r"conference|programme|program)\b",
-    "grant": r"\b(?:grants?|fellowship|accelerator|cohort|residency|scholarship|stipend\w*|award|beca|bolsa|"
-             r"stipendium|subvention|subsidie)\b",
-    "everyday": r"\b(?:ballot|raffle|lottery|draw|sorteo|sorteio|loting|verlosung|tirage|tickets?|orders?|"
-                r"delivery|refund|payment|card|transaction|flights?|booking|reservation|apartment|wohnung|flat|"
-                r"viewing|besichtigung|tenancy|parking|permit|concert|membership|subscription|prize|winner|"
-                r"giveaway|commande|pedido|bestelling|encomenda|vergunning|mortgage|loan|account)\b",
+    "job": """
+        applica*|apply|applied|applying|position|role|candida*|interview*|hiring|recruit*|job|jobs|vacanc*|
+        opening|bewerb*|stelle|poste|puesto|vaga|sollicit*|functie|vacature""",
+    "pitch": """
+        pitch*|editor*|publication|publish*|essay|piece|story|article|podcast|episode|talk|cfp|speaker|
+        speakers|query|anthology|submission""",
+    "money": "invest*|fund|funds|fundrais*|portfolio|round|seed|deck|raise|raising|valuation|partnership",
+    "client": """
+        proposal|proposals|rfp|rfq|tender*|bid|bids|quote|quotes|quotation|vendor|contract|procurement|
+        agency|supplier|angebot|devis|presupuesto|offerte""",
+    "academic": """
+        paper|manuscript|journal|reviewer|reviewers|admission*|phd|doctoral|master's|masters|degree|
+        conference|programme|program""",
+    "grant": """grant|grants|fellowship|accelerator|cohort|residency|scholarship|stipend*|award|beca|bolsa|
+        stipendium|subvention|subsidie""",
+    "everyday": """
+        ballot|raffle|lottery|draw|sorteo|sorteio|loting|verlosung|tirage|ticket|tickets|order|orders|
+        delivery|refund|payment|card|transaction|flight|flights|booking|reservation|apartment|wohnung|flat|
+        viewing|besichtigung|tenancy|parking|permit|concert|membership|subscription|prize|winner|giveaway|
+        commande|pedido|bestelling|encomenda|vergunning|mortgage|loan|account""",
 }
-_CONTEXT_RE = {name: re.compile(rx, re.IGNORECASE) for name, rx in CONTEXTS.items()}
 
 
-def cue_tokens(text: str, prefix: str = "c") -> list[str]:
+class PhraseSet:
+    """Finds which named phrase lists occur in a token list, with a dict lookup or two per token."""
+
+    def __init__(self, lists: dict[str, str], negatable: frozenset[str] = frozenset()) -> None:
+        self.negatable = negatable
+        self.singles: dict[str, set[str]] = {}
+        self.pairs: dict[str, list[tuple[tuple[str, ...], str]]] = {}  # "w1 w2" -> (rest, name)
+        self.stems: dict[str, list[tuple[tuple[str, ...], str]]] = {}  # first 4 letters -> (words, name)
+        for name, spec in lists.items():
+            for phrase in " ".join(spec.split()).split("|"):
+                words = tuple(_TOKEN.findall(phrase.strip().lower()))
+                if not words:
+                    continue
+                if phrase.strip().endswith("*"):
+                    words = (*words[:-1], words[-1] + "*")
+                if words[0].endswith("*") or (len(words) > 1 and words[1].endswith("*")):
+                    if words[0].endswith("*") and len(words[0]) < 5:
+                        raise ValueError(f"{phrase!r}: a prefix needs at least 4 letters")
+                    self.stems.setdefault(words[0][:4], []).append((words, name))
+                elif len(words) == 1:
+                    self.singles.setdefault(words[0], set()).add(name)
+                else:
+                    self.pairs.setdefault(f"{words[0]} {words[1]}", []).append((words[2:], name))
+
+    def find(self, tokens: Sequence[str], pairs_of: Sequence[str] | None = None) -> set[str]:
+        """Names whose phrases occur; `pairs_of` may give the "w1 w2" strings already made.
+
+        A phrase of a name in `negatable` up to three words after "not" / "never" / "wasn't"... does not
+        count ("not selected for" is no acceptance, "not able to invite you" no invitation).
+        """
+        found: set[str] = set()
+        singles, pairs, stems, n = self.singles, self.pairs, self.stems, len(tokens)
+        negatable, negations = self.negatable, _NEGATIONS
+        if pairs_of is None:
+            pairs_of = list(map(" ".join, zip(tokens, tokens[1:], strict=False)))
+        last_negation = -10
+        for i, tok in enumerate(tokens):
+            negated = i - last_negation <= 3
+            if tok in negations:
+                last_negation = i
+            names = singles.get(tok)
+            if names:
+                found |= (names - negatable) if negated else names
+            if i + 1 < n:
+                hits = pairs.get(pairs_of[i])
+                if hits:
+                    for rest, name in hits:
+                        if negated and name in negatable:
+                            continue
+                        if not rest or _follows(tokens, i + 2, rest, n):
+                            found.add(name)
+            cands = stems.get(tok[:4])
+            if cands:
+                for words, name in cands:
+                    if name in found or (negated and name in negatable):
+                        continue
+                    if _follows(tokens, i, words, n):
+                        found.add(name)
+        return found
+
+
+def _follows(tokens: Sequence[str], i: int, rest: tuple[str, ...], n: int) -> bool:
+    if i + len(rest) > n:
+        return False
+    for k, word in enumerate(rest):
+        tok = tokens[i + k]
+        if word.endswith("*"):
+            if not tok.startswith(word[:-1]):
+                return False
+        elif tok != word:
+            return False
+    return True
+
+
+_NEGATIONS = frozenset(
+    {"not", "never", "no", "wasn't", "weren't", "isn't", "aren't", "won't", "cannot", "can't", "nicht", "pas",
+     "niet", "não"}
+)
+_PHRASES = PhraseSet({**CUES, **{f"ctx_{k}": v for k, v in CONTEXTS.items()}},
+                     negatable=frozenset({"accepted", "invite", "offer", "received"}))
+
+
+def tokenize(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower())
+
+
+def cue_tokens(text: str | list[str], prefix: str = "c", pairs: Sequence[str] | None = None) -> list[str]:
     """Cue tokens, and for each "no" cue its pairing with what the text is about ("x:regret|job")."""
-    cues = {m.lastgroup for m in _CUE_RE.finditer(text) if m.lastgroup}
-    tokens = [f"{prefix}:{c}" for c in cues]
-    if prefix == "c" and cues & _NO_CUES:
-        contexts = [name for name, rx in _CONTEXT_RE.items() if rx.search(text)] or ["none"]
-        tokens += [f"x:{c}|{k}" for c in cues & _NO_CUES for k in contexts]
-    return sorted(tokens)
+    tokens = tokenize(text) if isinstance(text, str) else text
+    names = _PHRASES.find(tokens, pairs)
+    cues = {n for n in names if not n.startswith("ctx_")}
+    out = [f"{prefix}:{c}" for c in cues]
+    no = cues & _NO_CUES
+    if prefix == "c" and no:
+        contexts = [n[4:] for n in names if n.startswith("ctx_")] or ["none"]
+        out += [f"x:{c}|{k}" for c in no for k in contexts]
+        if CROSS_CUES:
+            out += [f"y:{c}|{d}" for c in no for d in cues - _NO_CUES]  # "no" beside "not a no"
+    return sorted(out)
 
 
-def message_texts(msg: ParsedMessage) -> tuple[str, str, str, str]:
-    """(subject + new text, sender tokens, quoted text, cue tokens): the four inputs of the model."""
-    main = f"{msg.subject}\n{msg.full_text}"[:MAIN_CHARS]
+def message_texts(msg: ParsedMessage) -> Row:
+    """(terms of subject + new text, sender tokens, cue tokens): the inputs of the model."""
+    words = tokenize(f"{msg.subject}\n{msg.full_text}"[:MAIN_CHARS])
+    pairs = list(map(" ".join, zip(words, words[1:], strict=False)))
     quoted = msg.quoted[:QUOTED_CHARS]
-    cues = cue_tokens(main) + cue_tokens(quoted, "q")
-    return main, sender_tokens(msg), quoted, " ".join(cues)
+    cues = cue_tokens(words[:CUE_WORDS], "c", pairs) + (cue_tokens(quoted, "q") if quoted else [])
+    return words + pairs, sender_tokens(msg), " ".join(cues)
 
 
-def word_terms(text: str, ngrams: int = 2) -> list[str]:
+def word_terms(text: str | list[str], ngrams: int = 2) -> list[str]:
+    """Words and (with ngrams=2) word pairs of a text; a list is taken as its terms already made."""
+    if not isinstance(text, str):
+        return text
     tokens = _TOKEN.findall(text.lower())
     if ngrams < 2:
         return tokens
-    return tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
-
-
-def split_terms(text: str, ngrams: int = 1) -> list[str]:
-    return text.split()
+    return tokens + list(map(" ".join, zip(tokens, tokens[1:], strict=False)))
 
 
 class TermVectorizer:
@@ -179,10 +309,12 @@ class TermVectorizer:
         self.vocabulary_: dict[str, int] = {}
         self.idf_: np.ndarray = np.zeros(0)
 
-    def terms(self, text: str) -> list[str]:
-        return text.split() if self.split else word_terms(text, self.ngrams)
+    def terms(self, text: str | list[str]) -> list[str]:
+        if self.split:
+            return text.split() if isinstance(text, str) else text
+        return word_terms(text, self.ngrams)
 
-    def fit(self, texts: Sequence[str]) -> TermVectorizer:
+    def fit(self, texts: Sequence[str | list[str]]) -> TermVectorizer:
         df: Counter[str] = Counter()
         tf: Counter[str] = Counter()
         for text in texts:
@@ -199,22 +331,20 @@ class TermVectorizer:
         )
         return self
 
-    def transform(self, texts: Iterable[str]) -> sp.csr_matrix:
-        get = self.vocabulary_.get
-        indptr = [0]
-        indices: list[int] = []
-        data: list[float] = []
-        for text in texts:
-            counts = Counter(i for i in map(get, self.terms(text)) if i is not None)
-            indices.extend(counts.keys())
-            data.extend(counts.values())
-            indptr.append(len(indices))
-        ind = np.asarray(indices, dtype=np.int32)
-        tfv = np.asarray(data, dtype=np.float64)
-        if tfv.size:
-            tfv = (1.0 + np.log(tfv)) * self.idf_[ind]
-        matrix = sp.csr_matrix((tfv, ind, np.asarray(indptr, dtype=np.int64)),
-                               shape=(len(indptr) - 1, len(self.vocabulary_)))
+    def transform(self, texts: Iterable[str | list[str]]) -> sp.csr_matrix:
+        """Rows of sublinear TF x IDF, l2-normalised. Counting is done for the whole batch by numpy."""
+        get, missing = self.vocabulary_.get, repeat(-1)
+        ids = [list(map(get, self.terms(text), missing)) for text in texts]
+        n_docs, width = len(ids), max(len(self.vocabulary_), 1)
+        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=n_docs)
+        flat = np.fromiter(chain.from_iterable(ids), dtype=np.int64, count=int(lengths.sum()))
+        docs = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
+        known = flat >= 0
+        keys, counts = np.unique(docs[known] * width + flat[known], return_counts=True)
+        rows, cols = np.divmod(keys, width)
+        indptr = np.searchsorted(rows, np.arange(n_docs + 1))
+        data = (1.0 + np.log(counts)) * self.idf_[cols] if cols.size else np.zeros(0)
+        matrix = sp.csr_matrix((data, cols.astype(np.int32), indptr), shape=(n_docs, len(self.vocabulary_)))
         return _l2_rows(matrix)
 
     def feature_names(self) -> list[str]:
@@ -239,23 +369,22 @@ def _l2_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
 
 
 class Features:
-    """The blocks side by side, each l2-normalised and weighted: X = [main | meta | quoted | cues]."""
+    """The blocks side by side, each l2-normalised and weighted: X = [main | meta | cues]."""
 
     def __init__(self, weights: dict[str, float] | None = None, max_features: int = 80_000) -> None:
-        self.weights = weights or {"main": 1.0, "meta": 0.25, "quoted": 0.15, "cues": 0.35}
+        self.weights = weights or {"main": 1.0, "meta": 0.25, "cues": 0.35}
         self.vectorizers: dict[str, TermVectorizer] = {
             "main": TermVectorizer(ngrams=2, min_df=2, max_df=0.9, max_features=max_features),
             "meta": TermVectorizer(split=True, min_df=2),
-            "quoted": TermVectorizer(ngrams=2, min_df=2, max_df=0.9, max_features=max_features // 4),
             "cues": TermVectorizer(split=True, min_df=1),
         }
 
-    def fit(self, rows: Sequence[tuple[str, ...]], y: Any = None) -> Features:
+    def fit(self, rows: Sequence[Row], y: Any = None) -> Features:
         for k, name in enumerate(BLOCKS):
             self.vectorizers[name].fit([r[k] for r in rows])
         return self
 
-    def transform(self, rows: Sequence[tuple[str, ...]]) -> sp.csr_matrix:
+    def transform(self, rows: Sequence[Row]) -> sp.csr_matrix:
         blocks = []
         for k, name in enumerate(BLOCKS):
             block = self.vectorizers[name].transform(r[k] for r in rows)
@@ -265,7 +394,7 @@ class Features:
             blocks.append(block)
         return sp.hstack(blocks, format="csr")
 
-    def fit_transform(self, rows: Sequence[tuple[str, ...]], y: Any = None) -> sp.csr_matrix:
+    def fit_transform(self, rows: Sequence[Row], y: Any = None) -> sp.csr_matrix:
         return self.fit(rows).transform(rows)
 
     def feature_names(self) -> list[str]:

@@ -25,16 +25,16 @@ from .classifier import (
     file_sha256,
     record_to_message,
 )
-from .features import Features, Linear, message_texts
+from .features import Features, Linear, Row, message_texts
 
 log = logging.getLogger(__name__)
 
 HOLDOUT_PERCENT = 20
 TARGET_PRECISION = 0.98
 MIN_THRESHOLD = 0.5  # never flag a message the calibrated model thinks is more likely not a rejection
-C_REJECTION = 1.0
+C_REJECTION = 2.0
 C_KIND = 10.0
-C_STAGE = 5.0
+C_STAGE = 10.0
 N_REASON_FEATURES = 4000
 RANDOM_STATE = 0
 
@@ -157,7 +157,7 @@ def _folds(records: Sequence[dict[str, Any]], k: int = 5) -> list[tuple[np.ndarr
     return list(GroupKFold(n_splits=n).split(np.zeros(len(records)), groups=groups))
 
 
-def out_of_fold_decisions(rows: Sequence[tuple[str, str, str]], y: np.ndarray,
+def out_of_fold_decisions(rows: Sequence[Row], y: np.ndarray,
                           folds: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     """Decision values of models that never saw the message (group k-fold on the training side)."""
     oof = np.zeros(len(y))
@@ -204,10 +204,17 @@ def _reason_names(features: Features, coef: np.ndarray) -> dict[int, str]:
         block, _, term = names[i].partition("__")
         if block == "meta":
             term = "sender: " + term.split(":", 1)[-1] if term[:2] in ("n:", "d:") else term
-        elif block == "quoted":
-            term = "quoted: " + term
+        elif block == "cues":
+            term = _cue_reason(term)
         out[i] = term
     return out
+
+
+def _cue_reason(token: str) -> str:
+    """"c:other_candidates" -> "cue: other candidates"; "q:regret" -> "quoted: regret"."""
+    kind, _, name = token.partition(":")
+    where = {"c": "cue", "q": "quoted", "x": "cue"}.get(kind, kind)
+    return f"{where}: {name.replace('_', ' ').replace('|', ' about ')}"
 
 
 def fit_model(records: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:

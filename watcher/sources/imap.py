@@ -171,43 +171,53 @@ class ImapSession:
                 body = data.get(b"BODY[]")
                 if body is not None:
                     out[uid] = RawMessage(self.account.name, folder.name, folder.uidvalidity, uid, body)
-        for uid in large:
-            body = self._fetch_text_only(uid)
-            if body is not None:
-                out[uid] = RawMessage(
-                    self.account.name, folder.name, folder.uidvalidity, uid, body, truncated=True
-                )
+        for uid, body in self._fetch_text_only(large).items() if large else ():
+            out[uid] = RawMessage(
+                self.account.name, folder.name, folder.uidvalidity, uid, body, truncated=True
+            )
         return [out[uid] for uid in uids if uid in out]
 
-    def _fetch_text_only(self, uid: int) -> bytes | None:
-        """Rebuild a message from its header and its text parts, leaving attachments on the server."""
+    def _fetch_text_only(self, uids: Sequence[int]) -> dict[int, bytes]:
+        """Rebuild messages from their header and their text parts, leaving attachments on the server.
+
+        Batched: one FETCH of headers and BODYSTRUCTURE for all of them, then one FETCH per group of
+        messages with the same text sections (not two round trips per message).
+        """
         client = self.require()
-        found = client.fetch([uid], ["BODY.PEEK[HEADER]", "BODYSTRUCTURE"]).get(uid)
-        if not found:
-            return None
-        header = found.get(b"BODY[HEADER]", b"")
-        structure = found.get(b"BODYSTRUCTURE")
-        sections = list(_text_sections(structure)) if structure is not None else []
-        if structure is not None and not structure.is_multipart:
-            text = client.fetch([uid], [f"BODY.PEEK[TEXT]<0.{TEXT_PART_LIMIT}>"]).get(uid, {})
-            return header + _first_value(text, b"BODY[TEXT]")
-        if not sections:
-            return _strip_content_headers(header) + b"Content-Type: text/plain\r\n\r\n"
-        items = []
-        for section in sections:
-            items += [f"BODY.PEEK[{section}.MIME]", f"BODY.PEEK[{section}]<0.{TEXT_PART_LIMIT}>"]
-        parts = client.fetch([uid], items).get(uid, {})
-        boundary = b"=_rejection_watcher_text_parts_"
-        body = [
-            _strip_content_headers(header).rstrip(b"\r\n"),
-            b"\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"" + boundary + b"\"\r\n\r\n",
-        ]
-        for section in sections:
-            mime = parts.get(f"BODY[{section}.MIME]".encode(), b"")
-            text = _first_value(parts, f"BODY[{section}]".encode())
-            body += [b"--" + boundary + b"\r\n", mime.rstrip(b"\r\n") + b"\r\n\r\n", text, b"\r\n"]
-        body.append(b"--" + boundary + b"--\r\n")
-        return b"".join(body)
+        found = client.fetch(list(uids), ["BODY.PEEK[HEADER]", "BODYSTRUCTURE"])
+        headers: dict[int, bytes] = {}
+        groups: dict[tuple[str, ...], list[int]] = {}
+        out: dict[int, bytes] = {}
+        for uid in uids:
+            if not found.get(uid):
+                continue
+            header = headers[uid] = found[uid].get(b"BODY[HEADER]", b"")
+            structure = found[uid].get(b"BODYSTRUCTURE")
+            if structure is not None and not structure.is_multipart:
+                if (structure[0] or b"").lower() != b"text":  # one big non-text part (a PDF, an image)
+                    out[uid] = header
+                else:
+                    groups.setdefault(("TEXT",), []).append(uid)
+                continue
+            sections = tuple(_text_sections(structure)) if structure is not None else ()
+            if not sections:
+                out[uid] = _strip_content_headers(header) + b"Content-Type: text/plain\r\n\r\n"
+            else:
+                groups.setdefault(sections, []).append(uid)
+        for sections, group in groups.items():
+            if sections == ("TEXT",):
+                texts = client.fetch(group, [f"BODY.PEEK[TEXT]<0.{TEXT_PART_LIMIT}>"])
+                for uid in group:
+                    out[uid] = headers[uid] + _first_value(texts.get(uid, {}), b"BODY[TEXT]")
+                continue
+            items = []
+            for section in sections:
+                items += [f"BODY.PEEK[{section}.MIME]", f"BODY.PEEK[{section}]<0.{TEXT_PART_LIMIT}>"]
+            fetched = client.fetch(group, items)
+            for uid in group:
+                out[uid] = _text_parts_message(headers[uid], sections, fetched.get(uid, {}))
+        return out
+
 
     def batches(self, folder: str, after_uid: int, expect_uidvalidity: int | None,
                 since: date | None = None) -> Iterator[Batch]:
@@ -230,6 +240,21 @@ class ImapSession:
             yield Batch(info.uidvalidity, self.fetch(info, chunk), chunk[-1])
         if not uids:
             yield Batch(info.uidvalidity, [], after_uid)
+
+
+def _text_parts_message(header: bytes, sections: Sequence[str], parts: dict[bytes, Any]) -> bytes:
+    """A multipart/mixed message of the original header and the fetched text parts."""
+    boundary = b"=_rejection_watcher_text_parts_"
+    body = [
+        _strip_content_headers(header).rstrip(b"\r\n"),
+        b"\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"" + boundary + b"\"\r\n\r\n",
+    ]
+    for section in sections:
+        mime = parts.get(f"BODY[{section}.MIME]".encode(), b"")
+        text = _first_value(parts, f"BODY[{section}]".encode())
+        body += [b"--" + boundary + b"\r\n", mime.rstrip(b"\r\n") + b"\r\n\r\n", text, b"\r\n"]
+    body.append(b"--" + boundary + b"--\r\n")
+    return b"".join(body)
 
 
 def _first_value(data: dict[bytes, Any], prefix: bytes) -> bytes:
