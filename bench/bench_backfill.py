@@ -8,7 +8,7 @@ One run builds the synthetic mailbox (bench/mailbox.py), APPENDs it to a real IM
   (a) the rate of a bare imapclient loop fetching headers + text parts (BODYSTRUCTURE, then
       BODY.PEEK[HEADER] and the text sections, in batches) and of a bare whole-message fetch (BODY.PEEK[]);
   (b) the rate of `watcher backfill` (the real CLI in a subprocess, generated config), and the ratios;
-  (c) the backfill's peak memory (its ru_maxrss, read with wait4 for that child alone);
+  (c) the backfill's peak memory (its ru_maxrss, from RUSAGE_CHILDREN of a small launcher process);
   (d) the model's classification throughput over the parsed messages;
   (e) APPEND-to-record latency under IDLE with a running `watcher run`, for 10 messages;
   (f) the CPU use of that daemon while idle, over 10 seconds (/proc/<pid>/stat);
@@ -185,18 +185,35 @@ class Backfill:
     returncode: int
 
 
+# Linux records the high-water RSS of the memory a process had before exec in its ru_maxrss, and
+# subprocess starts children with vfork: a child of this process would report this process's peak (all
+# the parsed messages). So a small launcher forks the watcher and reads its RUSAGE_CHILDREN.
+LAUNCHER = """
+import os, resource, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+_pid, status = os.waitpid(pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def run_backfill(config: Path, log: Path) -> Backfill:
-    """`watcher backfill` as a child; wait4 gives that child's own rusage (ru_maxrss in KB on Linux)."""
+    """`watcher backfill` as a grandchild through LAUNCHER; ru_maxrss is in KB on Linux."""
+    maxrss = log.with_suffix(".maxrss")
+    command = watcher_command()
+    command[0] = shutil.which(command[0]) or command[0]
     started = time.perf_counter()
     with log.open("w") as err, (log.with_suffix(".out")).open("w+") as out:
-        proc = subprocess.Popen([*watcher_command(), "--config", str(config), "backfill"],
-                                stdout=out, stderr=err, stdin=subprocess.DEVNULL)
-        _pid, status, usage = os.wait4(proc.pid, 0)
+        proc = subprocess.run([sys.executable, "-c", LAUNCHER, str(maxrss), *command, "--config", str(config),
+                               "backfill"], stdout=out, stderr=err, stdin=subprocess.DEVNULL, check=False)
         seconds = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         summary = out.read().strip()
-    return Backfill(seconds, usage.ru_maxrss / 1024, summary, proc.returncode)
+    peak_kb = int(maxrss.read_text()) if maxrss.exists() else 0
+    return Backfill(seconds, peak_kb / 1024, summary, proc.returncode)
 
 
 def classify_rate(parsed: list[ParsedMessage]) -> tuple[str, float]:

@@ -225,5 +225,11 @@ def deliver_reminders(
     """Deliver the reminders that are due (the daemon calls this on each tick)."""
     from .reminders import deliver_due
 
-    with Store.open(settings.database) as store:
-        return deliver_due(store, settings, now or datetime.now(UTC), channels, client_factory=client_factory)
+    # one deliverer at a time across processes (the daemon and a cron `reminders deliver`)
+    try:
+        with account_lock(settings, "reminders-delivery"), Store.open(settings.database) as store:
+            return deliver_due(store, settings, now or datetime.now(UTC), channels,
+                               client_factory=client_factory)
+    except AccountBusy:
+        log.info("another process is delivering reminders; skipping this round")
+        return []

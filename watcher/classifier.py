@@ -26,6 +26,7 @@ MODEL_FILE = "rejection-model.joblib"
 META_FILE = "rejection-model.json"
 KINDS = ("job", "pitch", "investor", "client", "academic", "program")
 N_REASONS = 4
+EXPLAIN_ABOVE = 0.02  # reasons are given for rejections and for mail scoring at least this
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class Verdict:
     stage: str | None  # application|interview for job rejections, else None
     company: str | None
     role: str | None
-    reasons: tuple[str, ...]  # the few phrases that weighed most
+    reasons: tuple[str, ...]  # the few phrases that weighed most; () for mail scoring under 0.02
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,8 @@ class Classifier:
                 stage=det.stage if det else None,
                 company=det.company if det else None,
                 role=det.role if det else None,
-                reasons=self._reasons(X, i, det is not None),
+                # nothing to explain for mail that is clearly not a rejection
+                reasons=self._reasons(X, i, det is not None) if scores[i] >= EXPLAIN_ABOVE else (),
             ))
         return verdicts
 

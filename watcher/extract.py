@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,6 +44,10 @@ FREE_MAIL = frozenset(
         "gmx.net", "gmx.com", "web.de", "t-online.de", "orange.fr", "free.fr", "laposte.net", "wanadoo.fr",
         "sfr.fr", "hotmail.fr", "hotmail.de", "yahoo.fr", "yahoo.es", "yahoo.de", "hotmail.es", "ziggo.nl",
         "kpnmail.nl", "uol.com.br", "bol.com.br", "terra.com.br", "sapo.pt", "fastmail.com", "hey.com",
+        "bigpond.com", "bigpond.net.au", "optusnet.com.au", "btinternet.com", "sky.com", "virginmedia.com",
+        "comcast.net", "verizon.net", "att.net", "sbcglobal.net", "shaw.ca", "rogers.com", "xtra.co.nz",
+        "libero.it",
+        "wp.pl", "seznam.cz", "mail.ru", "qq.com", "163.com", "naver.com", "rediffmail.com", "ymail.com",
         "zoho.com", "mail.com", "yandex.com"
     ]
 )
@@ -96,7 +101,8 @@ _GENERIC_NAMES = frozenset(
 # Department phrases that follow the organisation's name in a sender ("Aalto University Admission Services").
 _DEPARTMENT_TAIL = re.compile(
     r"\s+(?:(?:department|dept\.?|school|faculty|division|office)\s+of\s+.*|graduate\s+school|admission\s+services|"
-    r"academic\s+recruitment|talent\s+office|economic\s+development|strategic\s+sourcing|supply\s+chain|business\s+development|program\s+committee|"
+    r"academic\s+recruitment|talent\s+office|university\s+(?:relations|recruiting|programs)|"
+    r"(?:program|pc|papers?)\s+chairs?|shipboard\s+recruitment|economic\s+development|strategic\s+sourcing|supply\s+chain|business\s+development|program\s+committee|"
     r"papers?\s+committee|human\s+resources|people\s+services|hr\s+services|talent\s+services)$",
     re.IGNORECASE,
 )
@@ -165,7 +171,7 @@ _TITLE_WORDS = re.compile(
     r"receptionist|optician|agent|advisor|executive|lead|head|clerk|worker|associate|graduate|programme|"
     r"update|application|interview|proposal|pitch|draft|query|deck|quote|enquiry|invitation|crew|assessment|"
     r"scheme|front|desk|summer|winter|spring|autumn|day|clinic|results?|outcome|manuscript|article|decision|"
-    r"notification|instagram|twitter|linkedin)\b",
+    r"notification|instagram|twitter|linkedin|screen|screening)\b",
     re.IGNORECASE,
 )
 _LEGAL = re.compile(
@@ -182,7 +188,7 @@ _NON_ALNUM = re.compile(r"[^a-z0-9]")
 _SPACES = re.compile(r"\s+")
 _POSSESSIVE = re.compile(r"(?:'s|’s)$")
 _LETTERS = re.compile(r"[A-Za-z]{2}")
-_ID_LIKE = re.compile(r"\b[A-Z]+(?:-[A-Z0-9]+){2,}|\d{3,}(?<!\b(?:19|20)\d\d)")
+_ID_LIKE = re.compile(r"\b[A-Z]+(?:-[A-Z0-9]+){2,}|\b\d{5,}\b")
 _YEAR = re.compile(r"\s+(?:19|20)\d\d$")
 
 
@@ -308,7 +314,14 @@ def _plausible(name: str) -> bool:
 
 
 def _hint_words(words: Sequence[str]) -> list[str]:
-    return [_NON_ALNUM.sub("", w.lower().replace("&", "and").replace("+", "and")) for w in words]
+    return [_NON_ALNUM.sub("", _fold(w.lower()).replace("&", "and").replace("+", "and")) for w in words]
+
+
+def _fold(text: str) -> str:
+    """"lumière" -> "lumiere": accents off, as in domain names."""
+    if text.isascii():
+        return text
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
 
 
 def _hint_cover(low: Sequence[str], hint: str) -> tuple[int, int]:
@@ -389,6 +402,7 @@ def _looks_like_person(display: str, local: str) -> bool:
     return any(len(w) >= 3 and w in local for w in words) and len(words) <= 3
 
 
+_REPLY_PREFIX = re.compile(r"^(?:(?:re|aw|fwd?|sv|tr|rv|wg)\s*:\s*)+", re.IGNORECASE)
 _PERSON_AT = re.compile(
     rf"^(?:[{_UPPER}][a-zà-ÿ]+\s+(?:at|from|@|da|de|von|bei|chez|van)|werken\s+bij|careers\s+at|jobs\s+at|"
     r"karriere\s+bei)\s+(?=[A-ZÀ-Þ0-9])",
@@ -415,7 +429,7 @@ def company(msg: ParsedMessage) -> str | None:
     hint = domain_hint(msg)
     domain = _domain(msg.sender_address)
     local = msg.sender_address.split("@", 1)[0]
-    display = re.sub(r"\s+(?:via|vía|über|par)\s+.*$", "", msg.sender_name or "", flags=re.IGNORECASE)
+    display = re.sub(r"\s+(?:via|vía|über|par)\s+.*$", "", (msg.sender_name or "")[:200], flags=re.IGNORECASE)
     # "Maya at Hollis", "Rita da Agência Ondas", "Werken bij Versland": the organisation is the end
     display = _PERSON_AT.sub("", display)
     display = re.sub(r"\s*[(\[].*?[)\]]\s*", " ", display).strip()
@@ -436,12 +450,12 @@ def company(msg: ParsedMessage) -> str | None:
     for line in msg.signature.splitlines()[:6]:
         if re.fullmatch(_ORG, line.strip()):
             add(line, 1.0)
-    subject = re.sub(r"^(?:(?:re|aw|fwd?|sv|tr|rv|wg)\s*:\s*)+", "", msg.subject.strip(), flags=re.IGNORECASE)
+    subject = _REPLY_PREFIX.sub("", msg.subject[:300].strip())
     for regex in _SUBJECT_CUES:
         for found in regex.finditer(subject):
             add(found.group("org"), 2.0)
     if hint:
-        where = f"{msg.sender_name}\n{subject}\n{text}\n{msg.quoted[:500]}"
+        where = f"{msg.sender_name[:200]}\n{subject}\n{text}\n{msg.quoted[:500]}"
         for name, weight in _hint_candidates(where, hint):
             add(name, weight, clean=False)
     if not scores:
@@ -527,7 +541,7 @@ def role(msg: ParsedMessage) -> str | None:
             cand = _clean_role(found.group("role"))
             if cand and _ROLE_WORDS.search(cand) and len(cand) <= 80:
                 return cand
-    subject = msg.subject
+    subject = msg.subject[:300]
     for regex in _ROLE_SUBJECT:
         hit = regex.search(subject)
         if hit:
@@ -562,7 +576,7 @@ _ADVANCE_BEFORE = re.compile(r"(?:move|progress|invite|advance)\w*\s+(?:\w+\s+){
 
 def stage(msg: ParsedMessage) -> str:
     """interview when the mail or its quoted thread shows interviews happened, else application."""
-    for text in ((msg.subject + "\n" + msg.text[:3000]).lower(), msg.quoted[:2500].lower()):
+    for text in ((msg.subject[:300] + "\n" + msg.text[:3000]).lower(), msg.quoted[:2500].lower()):
         for found in _INTERVIEW.finditer(text):
             before = text[max(0, found.start() - 50) : found.start()]
             if _NOT_INTERVIEW.search(before):
@@ -601,7 +615,7 @@ _KIND_RES = [(k, re.compile(p, re.IGNORECASE)) for k, p in _KIND_CUES]
 
 
 def kind_cues(msg: ParsedMessage) -> dict[str, int]:
-    text = f"{msg.subject}\n{msg.text[:4000]}"
+    text = f"{msg.subject[:300]}\n{msg.text[:4000]}"
     return {k: len(r.findall(text)) for k, r in _KIND_RES}
 
 

@@ -58,32 +58,58 @@ CUES: dict[str, str] = {
         proceed*|not be proceeding|won't be proceeding|unable to move forward|not be taking your
         application|not take your application|not be advancing|not advance|not be continuing|won't be
         taking*|not be taking it|not to proceed|not to progress|not be going forward|not going forward|decided
-        not to|no longer under""",
+        not to|no longer under|
+        won't be able to fit|won't be able to run|won't be able to offer|won't be able to move|won't be able
+        to take|won't be able to include|won't be able to publish|won't be able to support|won't be able to
+        fund|won't be able to invest|can't take on|cannot take on|not going to work|isn't going to
+        work|haven't been able to fit|not able to fit|unable to fit|couldn't fit|can't fit|stop accepting|no
+        longer accepting|not commissioning|won't be commissioning|not be commissioning|
+        not going to move forward|not going to proceed|not going to progress|not going to take|not take you
+        forward|not taking you forward|unable to take your application|not able to take your application""",
     "other_candidates": """other candidate*|another candidate|other applicant*|another applicant|other
         submission*|another vendor|other vendor*|another agency|another partner|different direction|another
         direction|stronger candidate*|more experienced candidate*|more closely match*|more closely align*|
         decided to go with|chosen to go with|chose to go with|decided to move forward with|decided to proceed
         with|decided to pursue other|pursue other|go with another|went with another|going with another| offer
         to another|offered the role to|offered the position to|extend an offer to another|candidate
-        whose|candidates whose|closer match|better match|better fit|internal candidate""",
+        whose|candidates whose|closer match|better match|better fit|internal candidate|
+        hire someone else|hired someone else|chosen a different|chose a different|awarded to another|
+        another studio|another firm|another supplier|another provider|work with another|going with someone|
+        go with someone|ended up going with|decided to hire|someone
+        else|quedamos con otra|otra persona|fechando com|outras pessoas|seguir com outras|quelqu'un
+        d'autre|pris quelqu'un|jemand anderen|andere persoon|iemand anders""",
     "regret": """unfortunately|regrettably|regret*|sadly|afraid|sorry to say|sorry to tell|sorry to let|sorry
-        to inform|disappoint*""",
+        to inform|disappoint*|
+        sorry to share|i'm sorry|we're sorry|we are
+        sorry|bedauern|bedauerlicherweise|lamentamos|regrettons|betreuren""",
     "not_selected": """not selected|not been selected|not successful|not been successful|unsuccessful|not
         chosen|not shortlisted|not been shortlisted|not accepted|not been accepted|not funded|not able to
         offer|unable to offer|not able to accept|unable to accept|not able to fund|unable to fund|not able to
         support|unable to support|not able to include|unable to include|not a fit|not a good fit|not the right
         fit|not right for us|not for us|not a match|isn't a fit|isn't the right fit|isn't right for us|not the
         right match|decided against|declined your|decline your|declining your|decline the|not recommended|not
-        recommend|reject*|turned down|not be offering|will not be offering|not invite*|won't be inviting""",
+        recommend|reject*|turned down|not be offering|will not be offering|not invite*|won't be inviting|
+        say no|saying no|not been retained|not retained|not be retained|was rejected|been rejected|been
+        declined|was declined|will not appear|unable to make you an offer|not able to make you an
+        offer|unable to offer you|can't offer|cannot offer|can not offer|haven't been able to offer|not been
+        able to offer|not offer you a place|nicht berücksichtigt|keine zusage|af te wijzen|niet
+        toegekend|não foi aprovad*|no ha sido aprobad*|non retenue|n'a pas été retenu*|
+        can't use you|staffed up|not matching|does not match|doesn't match|did not meet|do not meet|don't
+        meet|doesn't meet|does not meet|don't currently meet|not among|not referred|not be referred|excluded
+        from|excluída|excluído""",
     "pass": """we'll pass|we will pass|going to pass|have to pass|decided to pass|pass on this|pass for
         now|pass this time|not be investing|not invest|won't be investing|not be participating|not
         participate|not be publishing|not publish|won't be publishing|not be running|not run the|not be
         featuring|not a fit for our|not for our|not be able to take|can't take it|cannot take it|not be
-        accepting""",
+        accepting|
+        it's a pass|a pass from us|a pass for us|not going to lead|not going to participate|won't be making
+        an investment|not be making an investment|not making an investment|not going to invest""",
     "filled": """position has been filled|role has been filled|position was filled|role was filled|vacancy has
         been filled|filled the role|filled the position|position has been closed|role has been closed|role is
         now closed|position is now closed|hiring freeze|no longer hiring|role has been cancelled|position has
-        been cancelled""",
+        been cancelled|
+        already full|lineup is full|already assigned|already committed|booked through|fully booked|already
+        filled|now filled|have filled|we've filled""",
     "future": """keep your resume|keep your cv|keep your details|keep your information|keep your profile|on
         file|future openings|future opportunities|future roles|future positions|future vacancies|future
         rounds|future cohorts|future calls|future submissions|talent pool|talent community|talent
@@ -101,24 +127,39 @@ CUES: dict[str, str] = {
         desafortunadamente|no ha sido seleccionad*|no has sido seleccionad*|no continuar|no avanzar|no seguir|
         otros candidat*|otro candidato|otra candidatura|helaas|niet verder|niet geselecteerd|niet door|niet
         gekozen|afgewezen|afwijzen|andere kandida*|infelizmente|não foi|não fomos|não seguir|não avançar|não
-        selecionad*|outros candidat*|outro candidato""",
+        selecionad*|outros candidat*|outro candidato|
+        ne pourrons pas|ne pouvons pas|nous avons le regret|keine passende|niet uit te nodigen|hebben
+        besloten u niet|no podemos|não podemos|no continuaremos""",
     "invite": """invite you|inviting you|like to invite|like to schedule|like to set up|like to arrange|like
         to chat|like to talk|like to speak|like to meet|like to move you|like to offer|love to chat|love to
         talk|love to meet|love to set up|love to have you|love to schedule|next step|next steps|next
         round|next stage|move you forward|moving you forward|pleased to|happy to invite|happy to offer|happy
         to share| happy to confirm|happy to let you know|excited
         to|congratulations|congrats|delighted|einladen|
-        einladung|inviter|invitation|invitarte|invitación|uitnodig*|convid*""",
+        einladung|inviter|invitation|invitarte|invitación|uitnodig*|convid*|
+        would like to move forward|like to move forward with you|shortlisted|pleased to invite|moving to the
+        next|advance to the next|progress to the next|through to the next|
+        nächste runde|nächster schritt|nächsten schritt|prochaine étape|étape suivante|siguiente
+        paso|siguiente fase|próxima etapa|próxima fase|volgende stap|volgende ronde|nous avons le
+        plaisir|wir freuen uns|nos complace|tenemos el placer|temos o prazer|met plezier""",
     "schedule": """reschedul*|availability|calendar|time slot|time slots|zoom|google meet|teams
         link|postpone*| interviewer is|interviewer has|is ill|is sick|is unwell|been ill|new time|confirm a
-        time|confirm the time|your slot|book a slot|book a time""",
+        time|confirm the time|your slot|book a slot|book a time|
+        calendly|pick a time|choose a time|interview slot|select a time""",
     "offer": """offer letter|formal offer|verbal offer|written offer|start
         date|compensation|salary|onboarding| welcome to the team|welcome aboard|your first day|sign the
-        offer|sign your contract|sign the contract""",
+        offer|sign your contract|sign the contract|
+        pleased to offer|happy to offer|offer of employment|contract attached|employment contract""",
     "received": """received your application|receipt of your|we have your application|received your
-        submission|received your proposal|received your cv|received your resume|will review|will be in touch|get back to you|will contact
-        you|will reach out|don't hear from us|do not hear from us|not hear back|hear back from us|under
-        review|currently reviewing|eingegangen|bien reçu|hemos recibido|ontvangen|recebemos""",
+        submission|received your proposal|received your cv|received your resume|will review|will be in touch|
+        get back to you|will contact you|will reach out|don't hear from us|do not hear from us|not hear back|
+        hear back from us|under review|currently reviewing|eingegangen|bien reçu|hemos recibido|ontvangen|
+        recebemos|
+        confirm receipt|successfully submitted|has been submitted|we'll be in touch|will be reviewed|is
+        being reviewed|being reviewed|application is complete|
+        not yet made a decision|taking longer|unterlagen erhalten|bewerbung
+        erhalten|accusé de réception|accusons bonne réception|bonne réception|hemos recibido tu|confirmamos
+        a receção|confirmamos a recepção|in goede orde ontvangen""",
     "assessment": """assessment|coding challenge|coding test|coding exercise|hackerrank|codility|complete the|
         complete this|complete your|within 48 hours|within 72 hours|within 5 days|within 7 days| questionnaire
         """,
@@ -126,7 +167,10 @@ CUES: dict[str, str] = {
         will have to decline|i have to decline|i'll have to decline|i need to decline|i'll have to pass|i will
         have to pass|accepted another offer|accepted a different|accepted an offer|accepted another
         role|accepted another position|withdraw my application|withdraw my candidacy|withdrawing my
-        application|not looking for new|not interested in new|not looking to move|i'll pass""",
+        application|not looking for new|not interested in new|not looking to move|i'll pass|
+        decided not to accept|not to accept the offer|not be accepting the offer|declining our
+        offer|declined our offer|decline the offer|your decision to withdraw|withdraw from
+        consideration|withdrawn at your request|as you requested|zoals je vroeg|i'm not looking""",
     "commiserate": """so sorry to hear|sorry to hear|so sorry about|that sucks|their loss|hugs|proud of you|
         you'll find|you will find|rooting for you|thinking of you|chin up""",
     "accepted": """accepted for|accepted to|accepted into|acceptance|selected for|selected to join|selected to
@@ -203,7 +247,7 @@ class PhraseSet:
     def find(self, tokens: Sequence[str], pairs_of: Sequence[str] | None = None) -> set[str]:
         """Names whose phrases occur; `pairs_of` may give the "w1 w2" strings already made.
 
-        A phrase of a name in `negatable` up to three words after "not" / "never" / "wasn't"... does not
+        A phrase of a name in `negatable` up to four words after "not" / "never" / "wasn't"... does not
         count ("not selected for" is no acceptance, "not able to invite you" no invitation).
         """
         found: set[str] = set()
@@ -213,7 +257,7 @@ class PhraseSet:
             pairs_of = list(map(" ".join, zip(tokens, tokens[1:], strict=False)))
         last_negation = -10
         for i, tok in enumerate(tokens):
-            negated = i - last_negation <= 3
+            negated = i - last_negation <= 4
             if tok in negations:
                 last_negation = i
             names = singles.get(tok)
