@@ -25,7 +25,17 @@ sys.path[0] = str(ROOT)
 
 from watcher import extract  # noqa: E402
 from watcher.classifier import MODEL_FILE, Classifier, default_model_dir, record_to_message  # noqa: E402
+from watcher.messages import ParsedMessage  # noqa: E402
 from watcher.training import default_data_dir, load_corpus  # noqa: E402
+
+
+def run(clf: Classifier, messages: list[ParsedMessage], batch: int) -> tuple[float, int]:
+    started = time.perf_counter()
+    flagged = 0
+    for i in range(0, len(messages), batch):
+        extract.clear_caches()  # the corpus repeats: don't let memoised names from earlier batches help
+        flagged += sum(v.label == "rejection" for v in clf.classify(messages[i : i + batch]))
+    return time.perf_counter() - started, flagged
 
 
 def main() -> None:
@@ -48,12 +58,14 @@ def main() -> None:
     messages = (corpus * (args.n // len(corpus) + 1))[: args.n]
     clf.classify(messages[:200])  # warm up
 
-    started = time.perf_counter()
-    flagged = 0
-    for i in range(0, len(messages), args.batch):
-        extract.clear_caches()  # the corpus repeats: don't let memoised names from earlier batches help
-        flagged += sum(v.label == "rejection" for v in clf.classify(messages[i : i + args.batch]))
-    ours = time.perf_counter() - started
+    ours, flagged = run(clf, messages, args.batch)
+    # a mix closer to a real inbox: about 1 message in 20 a rejection
+    rejections = [m for m, r in zip(corpus, records, strict=True) if r["label"] == "rejection"]
+    others = [m for m, r in zip(corpus, records, strict=True) if r["label"] != "rejection"]
+    n_rej = args.n // 20
+    inbox = (rejections * (n_rej // len(rejections) + 1))[:n_rej] + \
+        (others * (args.n // len(others) + 1))[: args.n - n_rej]
+    inbox_time, inbox_flagged = run(clf, inbox, args.batch)
 
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -72,8 +84,10 @@ def main() -> None:
     print(f"model:       {model_dir / MODEL_FILE} ({clf.version})")
     print(f"file size:   {size / 1e6:.2f} MB (target < 20 MB)")
     print(f"load time:   {min(loads):.3f} s best of 3, first {loads[0]:.3f} s (target < 0.5 s)")
-    print(f"throughput:  {rate:,.0f} messages/s over {len(messages):,} messages in batches of {args.batch} "
-          f"({flagged:,} flagged) (target >= 5,000)")
+    print(f"throughput:  {rate:,.0f} messages/s over {len(messages):,} corpus messages in batches of "
+          f"{args.batch} ({flagged:,} flagged) (target >= 5,000)")
+    print(f"inbox mix:   {len(inbox) / inbox_time:,.0f} messages/s with 1 rejection in 20 "
+          f"({inbox_flagged:,} flagged; extraction runs only on rejections)")
     print(f"baseline:    {base_rate:,.0f} messages/s (CountVectorizer + LogisticRegression, subject + text)")
     print(f"ratio:       {rate / base_rate:.2f}x the baseline's throughput")
     cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None

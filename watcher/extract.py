@@ -181,7 +181,7 @@ _LEGAL = re.compile(
 )
 
 
-COMPANY_CHARS = 1500
+COMPANY_CHARS = 1100
 _THE = re.compile(r"^the\s+")
 _NON_WORD = re.compile(r"[\W_]+")
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
@@ -373,8 +373,9 @@ def _hint_candidates(text: str, hint: str) -> list[tuple[str, float]]:
                 continue
             end = start + used
             # one more word after the spelled part when it is the kind of word names end with ("Acme Labs")
-            if end < len(words) and words[end].lower().strip(".,") in _ORG_SUFFIXES:
-                end += 1
+            if end < len(words) and words[end].lower().strip(".,") in _ORG_SUFFIXES and not (
+                    end + 1 < len(words) and words[end + 1].lower().strip(".,") in _TAIL_WORDS):
+                end += 1  # ...but not "Program" in "AAAI-26 Program Chairs"
             if start >= 2 and words[start - 1].lower() == "of":
                 start -= 2  # "University of Wexcombe", "Bank of Avalon"
             name = _clean_org(" ".join(words[start:end]))
@@ -462,11 +463,12 @@ def company(msg: ParsedMessage) -> str | None:
         if hint and len(hint) >= 3 and not is_ats(domain):
             return hint.capitalize()
         return None
-    # "Acme" mentioned alone supports "Acme Robotics" when both are there
+    # "Acme" (or "Sonrisa Norte") mentioned alone supports "Acme Robotics" ("Clínica Dental Sonrisa Norte")
     total = dict(scores)
     for short in scores:
+        inner = f" {spelled[short].lower()} "
         for long in scores:
-            if long != short and spelled[long].lower().startswith(spelled[short].lower() + " "):
+            if long != short and inner in f" {spelled[long].lower()} ":
                 total[long] += scores[short]
     best = max(total, key=lambda k: (total[k], -len(k)))
     return spelled[best]
