@@ -100,6 +100,7 @@ class Processor:
     dry_run: bool = False
     store_text: bool = False
     since: date | None = None
+    own_addresses: frozenset[str] = frozenset()  # the user's own: what they send is never a rejection
 
     def process(
         self, raws: Sequence[RawMessage], *, folder_state: tuple[str, str, int, int] | None
@@ -150,7 +151,8 @@ class Processor:
         return summary
 
     def _record(self, raw: RawMessage, msg: ParsedMessage, verdict: Verdict) -> Record:
-        rejection = verdict.label == "rejection"
+        # a "no" the user wrote (declining an offer, a copy in Sent) is not someone rejecting them
+        rejection = verdict.label == "rejection" and msg.sender_address not in self.own_addresses
         return Record(
             dedupe_key=msg.dedupe_key(),
             account=raw.account,
@@ -164,7 +166,7 @@ class Processor:
             date=msg.date.isoformat() if msg.date else None,
             in_reply_to=msg.in_reply_to,
             refs=" ".join(msg.references),
-            label=verdict.label,
+            label="rejection" if rejection else "not_rejection",
             score=round(float(verdict.score), 4),
             model_version=self.classifier.version,
             text=msg.full_text if self.store_text else None,
@@ -257,7 +259,14 @@ def build_processor(
         dry_run=dry_run,
         store_text=settings.store_text,
         since=since,
+        own_addresses=own_addresses(settings),
     )
+
+
+def own_addresses(settings: Settings) -> frozenset[str]:
+    """The user's addresses: [user] email and every account login that is an address."""
+    found = {settings.user_email} | {a.username for a in settings.accounts}
+    return frozenset(a.strip().lower() for a in found if "@" in a)
 
 
 def default_hooks(settings: Settings) -> list[RejectionHook]:
