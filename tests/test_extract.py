@@ -141,3 +141,14 @@ def test_stage_multilingual() -> None:
 )
 def test_kind_rules(body: str, kind: str) -> None:
     assert extract.kind(message("Someone <a@b.example>", "Decision", body)) == kind
+
+
+def test_same_company_accepts_what_a_person_would_call_right() -> None:
+    from watcher.extract import same_company
+
+    assert same_company("Halden & Price", "Halden & Price LLP")
+    assert same_company("Halcyon Review", "Halcyon Review of Books")
+    assert same_company("the acme corporation", "Acme Corporation")
+    assert not same_company("Universidad", "Universidad de los Andes")
+    assert not same_company("Greenhouse", "Acme")
+    assert not same_company("Acme", None)

@@ -510,14 +510,16 @@ def train_command(state: State, data_dir: Path | None, out_dir: Path | None, no_
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 @click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="The training_data directory whose held-out split is used (default: the shipped one).")
+@click.option("--file", "eval_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Evaluate on every message of this JSONL set instead (e.g. eval/fresh.jsonl).")
 @pass_state
 @friendly
-def evaluate_command(state: State, as_json: bool, data_dir: Path | None) -> None:
+def evaluate_command(state: State, as_json: bool, data_dir: Path | None, eval_file: Path | None) -> None:
     """Precision, recall, F1, confusion matrix, company/stage accuracy and mistakes of the model on the
     held-out split that training never sees."""
     from . import training
 
-    report = training.evaluate(state.settings.model_dir, data_dir)
+    report = training.evaluate(state.settings.model_dir, data_dir, eval_file)
     click.echo(json.dumps(report, indent=2) if as_json else "\n".join(training.format_report(report)))
 
 

@@ -223,6 +223,27 @@ def normalise_company(name: str | None) -> str:
     return _NON_WORD.sub("", name)
 
 
+def same_company(found: str | None, expected: str | None) -> bool:
+    """Would a person call `found` right? Equal after normalise_company, or one name is the start of the
+    other, word for word, covering at least half of its words ("Halcyon Review" for "Halcyon Review of
+    Books", "University of Michigan" for "University of Michigan Rackham"; not "Universidad" for
+    "Universidad de los Andes")."""
+    a, b = normalise_company(found), normalise_company(expected)
+    if not a or not b:
+        return a == b
+    if a == b:
+        return True
+    words = [_NON_WORD.sub("", w) for w in _company_words(found)], [_NON_WORD.sub("", w) for w in
+                                                                     _company_words(expected)]
+    short, long = sorted(words, key=len)
+    return bool(short) and long[: len(short)] == short and 2 * len(short) >= len(long)
+
+
+def _company_words(name: str | None) -> list[str]:
+    name = _THE.sub("", (name or "").strip().lower()).replace("&", " and ")
+    return [w for w in name.split() if _NON_WORD.sub("", w)]
+
+
 def _domain(address: str) -> str:
     return address.rsplit("@", 1)[-1].lower() if "@" in address else ""
 

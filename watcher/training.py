@@ -415,7 +415,7 @@ def _extraction_metrics(records: Sequence[dict[str, Any]], details: Sequence[Any
         if det.kind != rec.get("kind"):
             wrong["kind"] = (rec.get("kind"), det.kind)
         if rec.get("company"):
-            ok = extract.normalise_company(det.company) == extract.normalise_company(rec["company"])
+            ok = extract.same_company(det.company, rec["company"])
             company[0] += ok
             company[1] += 1
             if not ok:
@@ -440,9 +440,21 @@ def _extraction_metrics(records: Sequence[dict[str, Any]], details: Sequence[Any
     }
 
 
-def evaluate(model_dir: Path | None = None, data_dir: Path | None = None) -> dict[str, Any]:
-    """Load the model and measure it on the held-out split of the corpus it was trained from."""
+def evaluate(
+    model_dir: Path | None = None, data_dir: Path | None = None, eval_file: Path | None = None
+) -> dict[str, Any]:
+    """Load the model and measure it on the held-out split of the corpus it was trained from, or on
+    every message of `eval_file` (a JSONL set never used for training, like eval/fresh.jsonl)."""
     classifier = Classifier.load(model_dir)
+    if eval_file is not None:
+        records = [json.loads(line) for line in Path(eval_file).read_text(encoding="utf-8").splitlines()
+                   if line.strip()]
+        if not records:
+            raise TrainingError(f"{eval_file}: no messages")
+        report = evaluate_records(classifier, records)
+        report["model_version"] = classifier.version
+        report["source"] = str(eval_file)
+        return report
     data_dir = Path(data_dir) if data_dir else default_data_dir()
     records = load_corpus(data_dir)
     _, held_out = split(records)
@@ -460,7 +472,7 @@ def format_report(report: dict[str, Any]) -> list[str]:
     o = report["overall"]
     lines = [
         f"model {report.get('model_version', '?')}, threshold {report['threshold']:.3f}, "
-        f"{report['n']} held-out messages",
+        f"{report['n']} " + (f"messages of {report['source']}" if report.get("source") else "held-out messages"),
     ]
     if report.get("data_matches_model") is False:
         lines.append("note: training_data/ changed since this model was trained; run `watcher train`")
