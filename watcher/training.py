@@ -470,9 +470,10 @@ def evaluate(
 def format_report(report: dict[str, Any]) -> list[str]:
     """The evaluation as lines of text for a terminal."""
     o = report["overall"]
+    measured_on = f"messages of {report['source']}" if report.get("source") else "held-out messages"
     lines = [
         f"model {report.get('model_version', '?')}, threshold {report['threshold']:.3f}, "
-        f"{report['n']} " + (f"messages of {report['source']}" if report.get("source") else "held-out messages"),
+        f"{report['n']} {measured_on}",
     ]
     if report.get("data_matches_model") is False:
         lines.append("note: training_data/ changed since this model was trained; run `watcher train`")
