@@ -7,12 +7,12 @@ and is not part of training_data/.
 from __future__ import annotations
 
 import mailbox
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-START = datetime(2026, 9, 1, 8, 30, tzinfo=timezone.utc)
+START = datetime(2026, 9, 1, 8, 30, tzinfo=UTC)
 
 # (from, reply_to, subject, text, html)
 MESSAGES: list[tuple[str, str | None, str, str, bool]] = [

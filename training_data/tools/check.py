@@ -6,13 +6,16 @@ from collections import Counter
 KINDS = {"job", "pitch", "investor", "client", "academic", "program", None}
 STAGES = {"application", "interview", None}
 LANGS = {"en", "de", "fr", "es", "nl", "pt"}
-REQUIRED = ["id", "group", "label", "category", "kind", "stage", "company", "role", "lang", "subject", "from", "reply_to", "date", "body", "source"]
+REQUIRED = ["id", "group", "label", "category", "kind", "stage", "company", "role", "lang", "subject", "from",
+            "reply_to", "date", "body", "source"]
 
 ok = True
 for path in sys.argv[1:]:
     counts: Counter = Counter()
     seen = set()
-    for n, line in enumerate(open(path, encoding="utf-8"), 1):
+    with open(path, encoding="utf-8") as fh:
+        lines = fh.readlines()
+    for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
