@@ -22,7 +22,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -37,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from imapserver import DovecotServer, ImapServer, PymapServer  # noqa: E402
 
 from watcher import app  # noqa: E402
+from watcher.classifier import Verdict  # noqa: E402
 from watcher.config import Account, Secret, Settings  # noqa: E402
 from watcher.messages import ParsedMessage  # noqa: E402
 
@@ -74,15 +74,7 @@ def generate(n: int, seed: int = 7) -> list[bytes]:
     return out
 
 
-@dataclass(frozen=True)
-class StandInVerdict:
-    label: str
-    score: float
-    kind: str | None = None
-    stage: str | None = None
-    company: str | None = None
-    role: str | None = None
-    reasons: tuple[str, ...] = ()
+StandInVerdict = Verdict
 
 
 class StandInClassifier:

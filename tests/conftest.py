@@ -15,21 +15,14 @@ from pathlib import Path
 import pytest
 from imapserver import DovecotServer, ImapServer, available_backends, start_server
 
+from watcher.classifier import Verdict
 from watcher.config import Account, Secret, Settings
 from watcher.messages import ParsedMessage
 
 MARKER = "[REJECT]"  # the fake classifier calls a message a rejection when its subject has this
 
 
-@dataclass(frozen=True)
-class FakeVerdict:
-    label: str
-    score: float
-    kind: str | None = None
-    stage: str | None = None
-    company: str | None = None
-    role: str | None = None
-    reasons: tuple[str, ...] = ()
+FakeVerdict = Verdict  # the real result type; the fake classifier below decides its values
 
 
 @dataclass

@@ -33,11 +33,11 @@ EXPLAIN_ABOVE = 0.02  # reasons are given for rejections and for mail scoring at
 class Verdict:
     label: str  # "rejection" | "not_rejection"
     score: float  # calibrated probability of rejection
-    kind: str | None  # job|pitch|investor|client|academic|program; None when not a rejection
-    stage: str | None  # application|interview for job rejections, else None
-    company: str | None
-    role: str | None
-    reasons: tuple[str, ...]  # the few phrases that weighed most; () for mail scoring under 0.02
+    kind: str | None = None  # job|pitch|investor|client|academic|program; None when not a rejection
+    stage: str | None = None  # application|interview for job rejections, else None
+    company: str | None = None
+    role: str | None = None
+    reasons: tuple[str, ...] = ()  # the few phrases that weighed most; () for mail scoring under 0.02
 
 
 @dataclass(frozen=True)
