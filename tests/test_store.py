@@ -28,7 +28,9 @@ def test_migrations_are_named_recorded_and_applied_once(tmp_path: Path) -> None:
         assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_a_failing_migration_leaves_nothing_half_done(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_migration_leaves_nothing_half_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def m999_broken(db: sqlite3.Connection) -> None:
         db.execute("CREATE TABLE half (x INTEGER)")
         raise RuntimeError("boom")
