@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from .classifier import Classifier as ModelClassifier
 from .config import Account, Settings, load_settings
 from .daemon import Daemon
 from .pipeline import (
     Classifier,
     Progress,
     Summary,
+    analysis_pool,
     build_processor,
     process_account,
     process_local,
@@ -29,8 +31,6 @@ log = logging.getLogger(__name__)
 
 
 def load_classifier(settings: Settings) -> Classifier:
-    from .classifier import Classifier as ModelClassifier
-
     return ModelClassifier.load(settings.model_dir)
 
 
@@ -93,7 +93,10 @@ def backfill_imap(
         raise ImapError("no accounts configured: add an [[accounts]] table to the config file")
     classifier = classifier or load_classifier(settings)
     total = Summary()
-    with Store.open(settings.database) as store:
+    # a backfill with the shipped model parses and classifies in a second process, beside the fetch
+    pooled = command == "backfill" and isinstance(classifier, ModelClassifier)
+    with Store.open(settings.database) as store, \
+            (analysis_pool(settings) if pooled else contextlib.nullcontext()) as pool:
         processor = build_processor(settings, store, classifier, dry_run=dry_run, since=since)
         for acct in accounts:
             with account_lock(settings, acct.name):
@@ -101,7 +104,7 @@ def backfill_imap(
                 try:
                     part = process_account(
                         processor, acct, folders=folders or None, client_factory=client_factory,
-                        progress=progress, should_stop=should_stop,
+                        progress=progress, should_stop=should_stop, pool=pool,
                     )
                 except BaseException as exc:
                     _record_failure(store, run, exc)

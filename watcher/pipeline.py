@@ -7,8 +7,11 @@ are committed together, so an interrupt or crash never loses or duplicates a rec
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -17,7 +20,7 @@ from typing import Protocol
 from .config import Account, Settings
 from .messages import ParsedMessage, ParseError, RawMessage, parse
 from .sources import local
-from .sources.imap import ClientFactory, ImapSession, default_client_factory, with_reconnect
+from .sources.imap import Batch, ClientFactory, ImapSession, default_client_factory, with_reconnect
 from .store import ErrorRecord, Record, Store
 
 log = logging.getLogger(__name__)
@@ -106,18 +109,7 @@ class Processor:
         self, raws: Sequence[RawMessage], *, folder_state: tuple[str, str, int, int] | None
     ) -> Summary:
         """Process one batch; `folder_state` (account, folder, uidvalidity, last_uid) is saved with it."""
-        summary = Summary(seen=len(raws))
-        parsed: list[tuple[RawMessage, ParsedMessage]] = []
-        errors: list[ErrorRecord] = []
-        for raw in raws:
-            try:
-                msg = parse(raw.data)
-            except ParseError as exc:
-                errors.append(ErrorRecord(raw.account, raw.folder, raw.uidvalidity, raw.uid, None, str(exc)))
-                continue
-            if self.since and msg.date and msg.date.date() < self.since:
-                continue
-            parsed.append((raw, msg))
+        parsed, errors = parse_batch(raws, self.since)
         known = self.store.known_keys([m.dedupe_key() for _, m in parsed])
         fresh: list[tuple[RawMessage, ParsedMessage]] = []
         seen_in_batch: set[str] = set()
@@ -127,21 +119,48 @@ class Processor:
                 fresh.append((raw, msg))
                 seen_in_batch.add(key)
         verdicts = self.classifier.classify([m for _, m in fresh]) if fresh else []
-        records = [self._record(raw, msg, v) for (raw, msg), v in zip(fresh, verdicts, strict=True)]
-        summary.new = len(records)
-        summary.errors = len(errors)
-        summary.rejections = sum(r.label == "rejection" for r in records)
+        records = [(self._record(raw, msg, v), msg) for (raw, msg), v in zip(fresh, verdicts, strict=True)]
+        moved = [(msg.dedupe_key(), raw) for raw, msg in parsed if msg.dedupe_key() in known]
+        return self._commit(len(raws), records, moved, errors, folder_state)
+
+    def commit_analysis(
+        self, analysis: Analysis, *, folder_state: tuple[str, str, int, int] | None
+    ) -> Summary:
+        """Store a batch that a worker process parsed and classified: only what is new is added."""
+        known = self.store.known_keys([item.record.dedupe_key for item in analysis.items])
+        records: list[tuple[Record, ParsedMessage | None]] = []
+        moved: list[tuple[str, RawMessage]] = []
+        seen_in_batch: set[str] = set()
+        for item in analysis.items:
+            key = item.record.dedupe_key
+            if key in known:
+                moved.append((key, item.location))
+            elif key not in seen_in_batch:
+                records.append((item.record, item.message))
+                seen_in_batch.add(key)
+        return self._commit(analysis.seen, records, moved, analysis.errors, folder_state)
+
+    def _commit(
+        self,
+        seen: int,
+        records: Sequence[tuple[Record, ParsedMessage | None]],
+        moved: Sequence[tuple[str, RawMessage]],
+        errors: Sequence[ErrorRecord],
+        folder_state: tuple[str, str, int, int] | None,
+    ) -> Summary:
+        """One transaction: new records with their follow-ups, relocations, errors and the folder state."""
+        summary = Summary(seen=seen, new=len(records), errors=len(errors),
+                          rejections=sum(rec.label == "rejection" for rec, _ in records))
         if self.dry_run:
             return summary
         with self.store.transaction():
-            for (_, msg), rec in zip(fresh, records, strict=True):
+            for rec, msg in records:
                 rejection_id = self.store.add_record(rec)
-                if rejection_id is not None:
+                if rejection_id is not None and msg is not None:
                     for hook in self.hooks:
                         hook(self.store, rejection_id, msg, rec)
-            for raw, msg in parsed:  # after a UIDVALIDITY change: known mail, new UIDs
-                if msg.dedupe_key() in known:
-                    self.store.relocate(msg.dedupe_key(), raw.account, raw.folder, raw.uidvalidity, raw.uid)
+            for key, raw in moved:  # after a UIDVALIDITY change: known mail, new UIDs
+                self.store.relocate(key, raw.account, raw.folder, raw.uidvalidity, raw.uid)
             for err in errors:
                 self.store.add_error(err)
             if folder_state is not None:
@@ -151,31 +170,122 @@ class Processor:
         return summary
 
     def _record(self, raw: RawMessage, msg: ParsedMessage, verdict: Verdict) -> Record:
-        # a "no" the user wrote (declining an offer, a copy in Sent) is not someone rejecting them
-        rejection = verdict.label == "rejection" and msg.sender_address not in self.own_addresses
-        return Record(
-            dedupe_key=msg.dedupe_key(),
-            account=raw.account,
-            folder=raw.folder,
-            uidvalidity=raw.uidvalidity,
-            uid=raw.uid,
-            message_id=msg.message_id,
-            sender=msg.sender,
-            reply_to=msg.reply_to,
-            subject=msg.subject,
-            date=msg.date.isoformat() if msg.date else None,
-            in_reply_to=msg.in_reply_to,
-            refs=" ".join(msg.references),
-            label="rejection" if rejection else "not_rejection",
-            score=round(float(verdict.score), 4),
-            model_version=self.classifier.version,
-            text=msg.full_text if self.store_text else None,
-            company=verdict.company if rejection else None,
-            role=verdict.role if rejection else None,
-            kind=verdict.kind if rejection else None,
-            stage=verdict.stage if rejection else None,
-            reasons=tuple(verdict.reasons) if rejection else (),
-        )
+        return make_record(raw, msg, verdict, model_version=self.classifier.version,
+                           own_addresses=self.own_addresses, store_text=self.store_text)
+
+
+def make_record(
+    raw: RawMessage, msg: ParsedMessage, verdict: Verdict, *, model_version: str,
+    own_addresses: frozenset[str], store_text: bool,
+) -> Record:
+    """What is stored of a classified message."""
+    # a "no" the user wrote (declining an offer, a copy in Sent) is not someone rejecting them
+    rejection = verdict.label == "rejection" and msg.sender_address not in own_addresses
+    return Record(
+        dedupe_key=msg.dedupe_key(),
+        account=raw.account,
+        folder=raw.folder,
+        uidvalidity=raw.uidvalidity,
+        uid=raw.uid,
+        message_id=msg.message_id,
+        sender=msg.sender,
+        reply_to=msg.reply_to,
+        subject=msg.subject,
+        date=msg.date.isoformat() if msg.date else None,
+        in_reply_to=msg.in_reply_to,
+        refs=" ".join(msg.references),
+        label="rejection" if rejection else "not_rejection",
+        score=round(float(verdict.score), 4),
+        model_version=model_version,
+        text=msg.full_text if store_text else None,
+        company=verdict.company if rejection else None,
+        role=verdict.role if rejection else None,
+        kind=verdict.kind if rejection else None,
+        stage=verdict.stage if rejection else None,
+        reasons=tuple(verdict.reasons) if rejection else (),
+    )
+
+
+def parse_batch(
+    raws: Sequence[RawMessage], since: date | None = None
+) -> tuple[list[tuple[RawMessage, ParsedMessage]], list[ErrorRecord]]:
+    """Parse a batch: (location, parsed) pairs dated on or after `since`, and the unparseable ones."""
+    parsed: list[tuple[RawMessage, ParsedMessage]] = []
+    errors: list[ErrorRecord] = []
+    for raw in raws:
+        try:
+            msg = parse(raw.data)
+        except ParseError as exc:
+            errors.append(ErrorRecord(raw.account, raw.folder, raw.uidvalidity, raw.uid, None, str(exc)))
+            continue
+        if since and msg.date and msg.date.date() < since:
+            continue
+        location = RawMessage(raw.account, raw.folder, raw.uidvalidity, raw.uid, b"", raw.truncated)
+        parsed.append((location, msg))
+    return parsed, errors
+
+
+# -- a worker process for backfills: parses and classifies while the parent fetches and stores -------
+
+
+@dataclass(frozen=True)
+class Analysed:
+    location: RawMessage  # without its bytes
+    record: Record
+    message: ParsedMessage | None  # kept for rejections only: their follow-ups need it
+
+
+@dataclass(frozen=True)
+class Analysis:
+    seen: int
+    items: list[Analysed]
+    errors: list[ErrorRecord]
+
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    model_dir: Path | None
+    own_addresses: frozenset[str]
+    store_text: bool
+
+
+_WORKER: tuple[Classifier, WorkerSetup] | None = None
+
+
+def _init_worker(setup: WorkerSetup) -> None:
+    global _WORKER
+    from .classifier import Classifier as ModelClassifier
+
+    _WORKER = (ModelClassifier.load(setup.model_dir), setup)
+
+
+def _ready() -> bool:
+    return _WORKER is not None
+
+
+def analyze(raws: Sequence[RawMessage], since: date | None) -> Analysis:
+    """In the worker: parse and classify a batch into records (the database stays the parent's)."""
+    if _WORKER is None:
+        raise RuntimeError("analyze() runs in the worker of analysis_pool()")
+    classifier, setup = _WORKER
+    parsed, errors = parse_batch(raws, since)
+    verdicts = classifier.classify([m for _, m in parsed]) if parsed else []
+    items = []
+    for (raw, msg), verdict in zip(parsed, verdicts, strict=True):
+        rec = make_record(raw, msg, verdict, model_version=classifier.version,
+                          own_addresses=setup.own_addresses, store_text=setup.store_text)
+        items.append(Analysed(raw, rec, msg if rec.label == "rejection" else None))
+    return Analysis(len(raws), items, errors)
+
+
+def analysis_pool(settings: Settings) -> ProcessPoolExecutor:
+    """One worker process, started (and its model loaded) at once, while the parent connects."""
+    pool = ProcessPoolExecutor(
+        max_workers=1, mp_context=multiprocessing.get_context("forkserver"), initializer=_init_worker,
+        initargs=(WorkerSetup(settings.model_dir, own_addresses(settings), settings.store_text),),
+    )
+    pool.submit(_ready)
+    return pool
 
 
 def _chunks(items: Iterable[RawMessage], size: int) -> Iterator[list[RawMessage]]:
@@ -217,11 +327,20 @@ def process_account(
     sleep: Callable[[float], None] = time.sleep,
     should_stop: Callable[[], bool] = lambda: False,
     session: ImapSession | None = None,
+    pool: ProcessPoolExecutor | None = None,
 ) -> Summary:
-    """One incremental pass over an account's folders; reconnects (in with_reconnect) and resumes."""
+    """One incremental pass over an account's folders; reconnects (in with_reconnect) and resumes.
+
+    With a `pool` (analysis_pool), a worker process parses and classifies each batch while the next
+    one downloads; batches are still committed one at a time, in UID order.
+    """
     progress = progress or NoProgress()
     session = session or ImapSession(account, client_factory)
     total = Summary()
+
+    def done(part: Summary, batch: Batch) -> None:
+        total.add(part)
+        progress.advance(len(batch.messages))
 
     def work(s: ImapSession) -> None:
         for folder in folders or account.folders:
@@ -230,14 +349,25 @@ def process_account(
             state = processor.store.folder_state(account.name, folder)
             after = state.last_uid if state else 0
             expect = state.uidvalidity if state else None
-            for batch in s.batches(folder, after, expect, processor.since):
-                part = processor.process(
-                    batch.messages, folder_state=(account.name, folder, batch.uidvalidity, batch.last_uid)
-                )
-                total.add(part)
-                progress.advance(len(batch.messages))
-                if should_stop():
-                    return
+            pending: deque[tuple[Batch, Future[Analysis]]] = deque()
+            try:
+                for batch in s.batches(folder, after, expect, processor.since):
+                    where = (account.name, folder, batch.uidvalidity, batch.last_uid)
+                    if pool is None:
+                        done(processor.process(batch.messages, folder_state=where), batch)
+                    else:
+                        pending.append((batch, pool.submit(analyze, batch.messages, processor.since)))
+                        while len(pending) > PIPELINE_DEPTH:
+                            _commit_oldest(processor, pending, account.name, folder, done)
+                    if should_stop():
+                        break
+                while pending:  # what was fetched is finished and stored, also when stopping
+                    _commit_oldest(processor, pending, account.name, folder, done)
+            finally:
+                for _, future in pending:  # after an error: dropped; the next pass fetches them again
+                    future.cancel()
+            if should_stop():
+                return
 
     try:
         with_reconnect(session, work, sleep=sleep, should_stop=should_stop)
@@ -246,6 +376,18 @@ def process_account(
             session.close()
     total.finished = time.monotonic()
     return total
+
+
+PIPELINE_DEPTH = 2  # batches being analysed ahead of the one being committed
+
+
+def _commit_oldest(
+    processor: Processor, pending: deque[tuple[Batch, Future[Analysis]]], account: str, folder: str,
+    done: Callable[[Summary, Batch], None],
+) -> None:
+    batch, future = pending.popleft()
+    where = (account, folder, batch.uidvalidity, batch.last_uid)
+    done(processor.commit_analysis(future.result(), folder_state=where), batch)
 
 
 def build_processor(
