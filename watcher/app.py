@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from .classifier import Classifier as ModelClassifier
 from .config import Account, Settings, load_settings
 from .daemon import Daemon
 from .pipeline import (
@@ -31,6 +30,8 @@ log = logging.getLogger(__name__)
 
 
 def load_classifier(settings: Settings) -> Classifier:
+    from .classifier import Classifier as ModelClassifier  # numpy and scipy: only when a command needs it
+
     return ModelClassifier.load(settings.model_dir)
 
 
@@ -94,6 +95,8 @@ def backfill_imap(
     classifier = classifier or load_classifier(settings)
     total = Summary()
     # a backfill with the shipped model parses and classifies in a second process, beside the fetch
+    from .classifier import Classifier as ModelClassifier
+
     pooled = command == "backfill" and isinstance(classifier, ModelClassifier)
     with Store.open(settings.database) as store, \
             (analysis_pool(settings) if pooled else contextlib.nullcontext()) as pool:
