@@ -110,34 +110,22 @@ class Processor:
     ) -> Summary:
         """Process one batch; `folder_state` (account, folder, uidvalidity, last_uid) is saved with it."""
         parsed, errors = parse_batch(raws, self.since)
-        known = self.store.known_keys([m.dedupe_key() for _, m in parsed])
-        fresh: list[tuple[RawMessage, ParsedMessage]] = []
-        seen_in_batch: set[str] = set()
-        for raw, msg in parsed:
-            key = msg.dedupe_key()
-            if key not in known and key not in seen_in_batch:
-                fresh.append((raw, msg))
-                seen_in_batch.add(key)
+        keys = [m.dedupe_key() for _, m in parsed]
+        known = self.store.known_keys(keys)
+        fresh = [parsed[i] for i in _new_once(keys, known)]
         verdicts = self.classifier.classify([m for _, m in fresh]) if fresh else []
         records = [(self._record(raw, msg, v), msg) for (raw, msg), v in zip(fresh, verdicts, strict=True)]
-        moved = [(msg.dedupe_key(), raw) for raw, msg in parsed if msg.dedupe_key() in known]
+        moved = [(key, raw) for key, (raw, _) in zip(keys, parsed, strict=True) if key in known]
         return self._commit(len(raws), records, moved, errors, folder_state)
 
     def commit_analysis(
         self, analysis: Analysis, *, folder_state: tuple[str, str, int, int] | None
     ) -> Summary:
         """Store a batch that a worker process parsed and classified: only what is new is added."""
-        known = self.store.known_keys([item.record.dedupe_key for item in analysis.items])
-        records: list[tuple[Record, ParsedMessage | None]] = []
-        moved: list[tuple[str, RawMessage]] = []
-        seen_in_batch: set[str] = set()
-        for item in analysis.items:
-            key = item.record.dedupe_key
-            if key in known:
-                moved.append((key, item.location))
-            elif key not in seen_in_batch:
-                records.append((item.record, item.message))
-                seen_in_batch.add(key)
+        keys = [item.record.dedupe_key for item in analysis.items]
+        known = self.store.known_keys(keys)
+        records = [(analysis.items[i].record, analysis.items[i].message) for i in _new_once(keys, known)]
+        moved = [(key, item.location) for key, item in zip(keys, analysis.items, strict=True) if key in known]
         return self._commit(analysis.seen, records, moved, analysis.errors, folder_state)
 
     def _commit(
@@ -204,6 +192,15 @@ def make_record(
         stage=verdict.stage if rejection else None,
         reasons=tuple(verdict.reasons) if rejection else (),
     )
+
+
+def _new_once(keys: Sequence[str], known: set[str]) -> list[int]:
+    """Positions of the keys not stored yet, each key once (a batch may hold a message twice)."""
+    first: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        if key not in known:
+            first.setdefault(key, i)
+    return list(first.values())
 
 
 def parse_batch(
