@@ -5,6 +5,7 @@ settings pointing at a fresh SQLite file, and a small deterministic classifier f
 from __future__ import annotations
 
 import itertools
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,15 @@ class FakeClassifier:
             else:
                 out.append(FakeVerdict("not_rejection", 0.03))
         return out
+
+
+def rows(db: Path, sql: str, *args: object) -> list[tuple[object, ...]]:
+    """Rows of a query on a database file, read with a connection of its own."""
+    con = sqlite3.connect(db)
+    try:
+        return [tuple(r) for r in con.execute(sql, args)]
+    finally:
+        con.close()
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import FakeClassifier, Mailbox, make_message, write_config
+from conftest import FakeClassifier, Mailbox, make_message, rows, write_config
 from imapserver import ImapServer, available_backends, start_server
 
 from watcher import app
@@ -39,14 +39,6 @@ FAKE_MODEL_CLI = HERE / "watcher_fake_model.py"
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-def rows(db: Path, sql: str, *args: object) -> list[tuple[object, ...]]:
-    con = sqlite3.connect(db)
-    try:
-        return [tuple(r) for r in con.execute(sql, args)]
-    finally:
-        con.close()
 
 
 def integrity(db: Path) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import MARKER, FakeClassifier, Mailbox, make_message, write_config
+from conftest import MARKER, FakeClassifier, Mailbox, make_message, rows, write_config
 from imapserver import CuttingProxy, DovecotServer, available_backends
 
 from watcher import app
@@ -22,14 +22,6 @@ from watcher.config import Secret
 from watcher.pipeline import Processor, process_account
 from watcher.sources.imap import WHOLE_LIMIT, ImapError, ImapSession, ImapTransient
 from watcher.store import Store
-
-
-def rows(db: Path, sql: str, *args: object) -> list[tuple[object, ...]]:
-    con = sqlite3.connect(db)
-    try:
-        return [tuple(r) for r in con.execute(sql, args)]
-    finally:
-        con.close()
 
 
 def message_ids(db: Path) -> list[str]:
