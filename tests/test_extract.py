@@ -152,3 +152,64 @@ def test_same_company_accepts_what_a_person_would_call_right() -> None:
     assert not same_company("Universidad", "Universidad de los Andes")
     assert not same_company("Greenhouse", "Acme")
     assert not same_company("Acme", None)
+
+
+@pytest.mark.parametrize(
+    ("sender", "subject", "body", "expected"),
+    [
+        (  # an agency writes; the client it names decided
+            "Morgan Hale <morgan@harbourtalentsearch.co.uk>",
+            "Finance Manager - update",
+            "Hi Robin,\n\nI've had feedback from Pellow Marine after your interview. Sadly they will not be "
+            "progressing.\n\nMorgan Hale\nHarbour Talent Search",
+            "Pellow Marine",
+        ),
+        (
+            "Dana Roe <dana@quaystaffing.com>",
+            "Your application",
+            "Hi Robin,\n\nThank you for applying for the Office Administrator role with my client, "
+            "Brightmoor Dental. They have chosen other candidates.\n\nDana\nQuay Staffing",
+            "Brightmoor Dental",
+        ),
+        (  # an acronym the mail spells out
+            "NRSC Grants <grants@nrsc.org>",
+            "Decision on your application",
+            "Dear Robin,\n\nThe Northern Rivers Science Council has completed its review. We regret that "
+            "your proposal was not funded.\n\nNRSC Grants Office",
+            "Northern Rivers Science Council",
+        ),
+        (  # a journal whose domain is an acronym plus "journal"
+            "Dr. Ana Pell <apell@jcr-journal.org>",
+            "Decision on manuscript JCR-2026-0192",
+            "Dear Dr. Vale,\n\nThank you for submitting to the Journal of Coastal Research. After review we "
+            "are unable to accept your manuscript.\n\nAna Pell, Handling Editor",
+            "Journal of Coastal Research",
+        ),
+        (  # a small business on a free-mail address
+            "Copper Kettle Cafe <copperkettlecafe@gmail.com>",
+            "Re: weekend barista",
+            "Hi Robin, thanks for dropping your CV in but we've already found someone. Good luck!",
+            "Copper Kettle Cafe",
+        ),
+        (  # the organisation type opens the name before the part the domain spells
+            "Gerda Brink <g.brink@havenveld.nl>",
+            "Uw sollicitatie",
+            "Beste Robin,\n\nHelaas hebben wij gekozen voor een andere kandidaat.\n\nMet vriendelijke groet,"
+            "\nGerda Brink\nWoonstichting Havenveld",
+            "Woonstichting Havenveld",
+        ),
+    ],
+)
+def test_company_rules_for_agencies_acronyms_and_small_senders(sender: str, subject: str, body: str,
+                                                               expected: str) -> None:
+    assert extract.company(message(sender, subject, body)) == expected
+
+
+def test_public_job_board_is_not_the_company() -> None:
+    msg = message(
+        "USAJOBS <no-reply@usajobs.gov>",
+        "Your application status has been updated",
+        "Your application for Medical Support Assistant with the Department of Veterans Affairs was "
+        "not referred to the hiring manager.",
+    )
+    assert extract.company(msg) == "Department of Veterans Affairs"

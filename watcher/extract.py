@@ -34,7 +34,10 @@ ATS_DOMAINS = frozenset(
         "google.com", "calendly.com", "infojobs.net", "computrabajo.com", "gupy.io", "vagas.com.br",
         "catho.com.br", "indeed.es", "indeed.de", "indeed.fr", "welcometothejungle.co", "jobteaser.com",
         "filmfreeway.com", "hotcrp.com", "usajobs.gov", "csjobs.cabinetoffice.gov.uk", "jobs.gc.ca",
-        "apply.workable.com", "pageuppeople.com", "hcshiring.com", "jobs.ac.uk", "reed.co.uk", "totaljobs.com"
+        "apply.workable.com", "pageuppeople.com", "hcshiring.com", "jobs.ac.uk", "reed.co.uk",
+        "totaljobs.com", "jobadder.com", "interamt.de", "dvinci-easy.com", "dvinci.de", "softgarden.io",
+        "careers.gov.sg",
+        "seek.com.au", "jobserve.com", "apply.jobs", "applicantpro.com", "ttcportals.com"
     ]
 )
 FREE_MAIL = frozenset(
@@ -86,7 +89,10 @@ _ORG_SUFFIXES = frozenset(
         "store", "stores", "coffee", "cafe", "restaurant", "kitchen", "bakery", "brewery", "florists",
         "hospitality", "resort", "resorts", "realty", "properties", "property", "estates", "legal", "law",
         "lawyers", "telecom", "wealth", "advisors", "finance", "financial", "credit", "union", "bio",
-        "electric", "power", "water"
+        "electric", "power", "water", "landscaping", "pizzeria", "pizzaria", "fromagerie", "boulangerie",
+        "salon", "shop", "café", "bistro", "bar", "pub", "garage", "farm", "nursery", "market", "roasters",
+        "plumbing", "electrical", "cleaning", "catering", "florist", "gallery", "cafe", "trattoria", "diner",
+        "bookshop", "bookstore", "library", "museum", "theatre", "theater", "church", "charity", "cooperative"
     ]
 )
 # Words that name no one on their own ("Program Team" -> "Program" is not an organisation).
@@ -108,7 +114,8 @@ _DEPARTMENT_TAIL = re.compile(
 )
 _ATS_NAMES = re.compile(
     r"\b(?:greenhouse|lever|workday|smartrecruiters|icims|taleo|ashby|workable|bamboohr|jobvite|teamtailor|"
-    r"recruitee|linkedin|indeed|glassdoor|ziprecruiter|submittable|openreview|easychair)\b",
+    r"recruitee|linkedin|indeed|glassdoor|ziprecruiter|submittable|openreview|easychair|usajobs|jobadder|"
+    r"interamt|papercall|governmentjobs|neogov|civil\s+service\s+jobs|gc\s+jobs|careers@gov)\b",
     re.IGNORECASE,
 )
 _UPPER = "A-ZÀ-ÖØ-ÞĀ-Ž"
@@ -119,6 +126,11 @@ _ORG_RE = re.compile(_ORG)
 _CUES = [
     # (pattern with a group named org, weight)
     (rf"on\s+behalf\s+of\s+(?P<org>(?:the\s+)?{_ORG})", 5.0),
+    # a recruiting agency writing about its client: the client decided
+    (rf"(?:[Mm]y|[Oo]ur|[Tt]he)\s+client,?\s+(?P<org>(?:The\s+)?{_ORG})|"
+     rf"(?:notre|nuestro|nosso|onze|unser(?:em|es)?)\s+(?:client|cliente|klant|Kunden?)\s+(?P<org2>{_ORG})",
+     5.0),
+    (rf"(?:feedback|heard\s+back|news)\s+from\s+(?P<org>(?:the\s+)?{_ORG})", 3.0),
     (rf"(?:interest\s+in|interest\s+in\s+joining|applying\s+to|applied\s+to|apply\s+to|joining)\s+"
      rf"(?P<org>(?:The\s+)?{_ORG})", 3.0),
     (rf"(?:position|role|opening|job|vacancy|opportunity|here|career|team|work|positions|roles)\s+(?:at|with)\s+"
@@ -127,12 +139,13 @@ _CUES = [
      rf"[Tt]alent|[Hh]iring|[Cc]areers|[Pp]eople|[Ee]ditors|[Ii]nvestment\s+[Tt]eam|[Pp]rogram)", 3.0),
     (rf"^[ \t]*(?P<org>(?:The\s+)?{_ORG})[ \t]+(?:Talent|Recruiting|Recruitment|Careers|Hiring|People|HR)"
      rf"(?:[ \t]+\w+){{0,2}}[ \t]*$", 3.0),
-    (rf"\b(?:at|with|from|by)\s+(?P<org>(?:The\s+)?{_ORG})", 1.0),
+    (rf"\b(?:at|with|from|by)\s+(?P<org>(?:[Tt]he\s+)?{_ORG})", 1.0),
     (rf"\b(?:Interesse\s+an|bei\s+der|bei|chez|bij|na\s+empresa|en\s+la\s+empresa)\s+(?P<org>{_ORG})", 0.5),
 ]
 # Each cue runs only when one of its words is in the text (a substring test is much cheaper than the regex).
 _CUE_TRIGGERS = [
-    ("behalf",), ("interest", "appl", "joining"), (" at ", " with "), ("the ", "The ", "veryone", "of us"),
+    ("behalf",), ("client", "klant", "Kunde"), ("feedback", "heard back", "news from"),
+    ("interest", "appl", "joining"), (" at ", " with "), ("the ", "The ", "veryone", "of us"),
     ("Talent", "Recruit", "Careers", "Hiring", "People", "HR"), ("at ", "with ", "from ", "by "),
     ("bei", "chez", "bij", "empresa", "Interesse"),
 ]
@@ -171,12 +184,13 @@ _TITLE_WORDS = re.compile(
     r"receptionist|optician|agent|advisor|executive|lead|head|clerk|worker|associate|graduate|programme|"
     r"update|application|interview|proposal|pitch|draft|query|deck|quote|enquiry|invitation|crew|assessment|"
     r"scheme|front|desk|summer|winter|spring|autumn|day|clinic|results?|outcome|manuscript|article|decision|"
-    r"notification|instagram|twitter|linkedin|screen|screening)\b",
+    r"notification|instagram|twitter|linkedin|screen|screening|accepted|rejected|declined|unsuccessful|talk|"
+    r"submission|status)\b",
     re.IGNORECASE,
 )
 _LEGAL = re.compile(
     r"[,\s]+(?:inc|incorporated|llc|llp|ltd|limited|plc|gmbh|ag|sa|s\.a|sas|bv|b\.v|nv|corp|corporation|co|"
-    r"company|pty|pte|pvt|oy|ab|as|srl|spa|s\.l|sp\.?\s*z\s*o\.o|sp)\.?$",
+    r"company|pty|pte|pvt|oy|ab|as|srl|spa|s\.l|sp\.?\s*z\s*o\.o|sp|kg)\.?$",
     re.IGNORECASE,
 )
 
@@ -217,8 +231,8 @@ def normalise_company(name: str | None) -> str:
         return ""
     name = name.strip().lower()
     name = _YEAR.sub("", _THE.sub("", name))
-    for _ in range(2):
-        name = _LEGAL.sub("", name)
+    for _ in range(3):
+        name = _LEGAL.sub("", name).rstrip(" &")  # "Hofmeister GmbH & Co. KG"
     name = name.replace("&", " and ").replace("+", " and ")
     return _NON_WORD.sub("", name)
 
@@ -257,7 +271,10 @@ def is_ats(domain: str) -> bool:
     return _matches_domain_list(domain, ATS_DOMAINS)
 
 
-_ROLE_MAILBOX = re.compile(r"no.?reply|notif|^jobs|^hire|talent|career|recruit|^info|system|mail|alert|team")
+_ROLE_MAILBOX = re.compile(
+    r"no.?reply|notif|^jobs?\b|^hire|talent|career|recruit|^info|system|mail|alert|team|"
+    r"bewerb|karriere|candidat|vacature|empleo|emploi|^rh\b|^hr\b|appl"
+)
 _SECOND_LEVEL = frozenset({"co", "com", "org", "ac", "gov", "edu", "net", "gv", "or", "ne"})
 _SUBDOMAIN_NOISE = frozenset(
     [
@@ -302,7 +319,9 @@ def _addr(value: str) -> str:
 
 
 def _strip_tail(name: str) -> str:
-    name = _DEPARTMENT_TAIL.sub("", name)
+    head = _DEPARTMENT_TAIL.sub("", name)
+    if head.lower() not in ("", "the"):  # "the Department of Veterans Affairs" is the organisation itself
+        name = head
     words = name.split()
     while len(words) > 1 and words[0].lower() in _TAIL_WORDS:
         words.pop(0)  # "Personalabteilung Brauerei Hofmeister"
@@ -316,7 +335,7 @@ def _strip_tail(name: str) -> str:
 @functools.lru_cache(maxsize=8192)
 def _clean_org(name: str) -> str:
     name = _SPACES.sub(" ", name).strip(" \t-|:,.;'\"’")
-    name = _POSSESSIVE.sub("", name)
+    name = _POSSESSIVE.sub("", name).removeprefix("the ")  # "with the Department of ..." (not "The Atlantic")
     return _strip_tail(name).strip(" \t-|:,.;")
 
 
@@ -397,12 +416,34 @@ def _hint_candidates(text: str, hint: str) -> list[tuple[str, float]]:
             if end < len(words) and words[end].lower().strip(".,") in _ORG_SUFFIXES and not (
                     end + 1 < len(words) and words[end + 1].lower().strip(".,") in _TAIL_WORDS):
                 end += 1  # ...but not "Program" in "AAAI-26 Program Chairs"
-            if start >= 2 and words[start - 1].lower() == "of":
-                start -= 2  # "University of Wexcombe", "Bank of Avalon"
+            if start >= 2 and (words[start - 1].lower() == "of" or words[start - 1].lower() in _OF
+                               and words[start - 2].lower() in _ORG_PREFIXES):
+                start -= 2  # "University of Wexcombe", "Ville de Nantes"
+            elif start >= 1 and words[start - 1].lower() in _ORG_PREFIXES:
+                start -= 1  # "Woonstichting Havenkwartier", "Editorial Tres Ríos"
             name = _clean_org(" ".join(words[start:end]))
             if name:
                 out.append((name, 3.0 + 3.0 * covered / len(hint) - 0.3 * (end - start - used)))
     return out
+
+
+_OF = frozenset({"of", "de", "du", "des", "do", "da", "di", "der", "van", "del"})
+# Words that open an organisation's name before the part its domain spells.
+_ORG_PREFIXES = frozenset(
+    [
+        "woonstichting", "stichting", "gemeente", "hogeschool", "editorial", "editora", "éditions",
+        "editions", "librairie", "museum", "musée", "museo", "stadt", "landkreis", "brauerei", "stiftung",
+        "fundação",
+        "fundación", "fondation", "hôpital", "clinique", "clínica", "escola", "colegio", "collège", "lycée",
+        "universidad", "université", "universidade", "universiteit", "ayuntamiento", "loja", "tienda",
+        "restaurante", "pizzaria", "pizzeria", "hotel", "architectenbureau", "kanzlei", "grupo", "groupe",
+        "banco", "banque", "instituto", "institut", "ville", "city", "town", "county", "région", "region",
+        "municipal", "câmara", "centre", "center", "hospital", "hospitalier", "university", "bank", "school"
+    ]
+)
+_AGENCY_DOMAIN = re.compile(
+    r"recruit|search|exec|talent|staffing|personnel|headhunt|resourcing|recrut|people"
+)
 
 
 def _matches_hint_name(name: str, hint: str) -> bool:
@@ -421,6 +462,8 @@ def _looks_like_person(display: str, local: str) -> bool:
     words = [w.lower().strip(".,") for w in display.split()]
     if words and words[0] in {"mr", "mrs", "ms", "dr", "prof", "professor", "chef"}:
         return True
+    if any(w in _ORG_SUFFIXES for w in words):
+        return False  # "Crescent Moon Cafe <crescentmooncafe@gmail.com>" is a business
     return any(len(w) >= 3 and w in local for w in words) and len(words) <= 3
 
 
@@ -465,10 +508,15 @@ def company(msg: ParsedMessage) -> str | None:
     text = msg.full_text
     if len(text) > COMPANY_CHARS:  # the opening paragraphs and the sign-off
         text = text[: COMPANY_CHARS - 600] + "\n" + text[-600:]
-    for regex, weight, triggers in _CUE_RES:
+    # an agency's own name is everywhere in its mail; the client it names is the one that decided
+    agency = bool(hint) and _AGENCY_DOMAIN.search(hint) is not None
+    for n, (regex, weight, triggers) in enumerate(_CUE_RES):
         if any(t in text for t in triggers):
+            if agency and n in (1, 2):
+                weight *= 3
             for found in regex.finditer(text):
-                add(found.group("org"), weight)
+                add(found.group("org") or found.group("org2") if "org2" in regex.groupindex
+                    else found.group("org"), weight)
     for line in msg.signature.splitlines()[:6]:
         if re.fullmatch(_ORG, line.strip()):
             add(line, 1.0)
@@ -482,7 +530,7 @@ def company(msg: ParsedMessage) -> str | None:
             add(name, weight, clean=False)
     if not scores:
         if hint and len(hint) >= 3 and not is_ats(domain):
-            return hint.capitalize()
+            return _from_domain(domain, hint, f"{subject}\n{text}")
         return None
     # "Acme" (or "Sonrisa Norte") mentioned alone supports "Acme Robotics" ("Clínica Dental Sonrisa Norte")
     total = dict(scores)
@@ -492,7 +540,63 @@ def company(msg: ParsedMessage) -> str | None:
             if long != short and inner in f" {spelled[long].lower()} ":
                 total[long] += scores[short]
     best = max(total, key=lambda k: (total[k], -len(k)))
-    return spelled[best]
+    name = spelled[best]
+    if _ACRONYM.fullmatch(name):  # "NIH" -> "National Institutes of Health" when the mail spells it out
+        return _expand_acronym(name, f"{subject}\n{text}") or name
+    return name
+
+
+_ACRONYM = re.compile(r"[A-Z]{2,6}")
+_SKIP_IN_ACRONYM = frozenset({"of", "for", "and", "&", "the", "de", "du", "des", "la", "le", "del", "da",
+                              "do", "für", "und", "van", "voor", "en", "et", "y", "e"})
+
+
+def _expand_acronym(acronym: str, text: str) -> str | None:
+    """The capitalised run of `text` whose initials spell `acronym` ("SNU" -> "Seoul National University")."""
+    target = acronym.lower()
+    if len(target) < 2:
+        return None
+    for run in _ORG_RE.finditer(text):
+        words = run.group(0).split()
+        if len(words) < 2:
+            continue
+        for start in range(len(words)):
+            initials, end = "", start
+            while end < len(words) and len(initials) < len(target):
+                word = words[end]
+                if word.lower() not in _SKIP_IN_ACRONYM or end == start:
+                    initials += _fold(word[0].lower())
+                end += 1
+            if initials == target and end - start >= 2 and words[start].lower() not in _SKIP_IN_ACRONYM:
+                name = " ".join(words[start:end]).strip(" \t-|:,.;'\"’")
+                if _plausible(name) and not _is_title(name):
+                    return name
+    return None
+
+
+# Words a domain adds after the organisation's own name ("fathomsales.io", "jms-journal.org").
+_DOMAIN_TAILS = ("journal", "sales", "creative", "studio", "studios", "group", "hq", "labs", "media",
+                 "design", "digital", "tech", "global", "online", "consulting", "careers", "jobs",
+                 "recruiting", "recruitment", "team", "app", "inc", "co", "corp", "agency", "press", "news",
+                 "mail", "posgrado")
+
+
+def _from_domain(domain: str, hint: str, text: str) -> str:
+    """A name when the mail mentions none we recognise: the domain's own parts, read against the text."""
+    label = next((x for x in reversed(domain.split(".")[:-1]) if x not in _SECOND_LEVEL), "")
+    parts = [p for p in label.split("-") if p]
+    for part in [*parts, hint]:  # "jms-journal" -> "Journal of Medieval Studies"
+        if 3 <= len(part) <= 6 and part not in _DOMAIN_TAILS:
+            expanded = _expand_acronym(part.upper(), text)
+            if expanded:
+                return expanded
+    for tail in _DOMAIN_TAILS:  # "fathomsales" -> "Fathom", when the text writes it so
+        if hint.endswith(tail) and len(hint) - len(tail) >= 4:
+            core = hint[: -len(tail)]
+            found = re.search(rf"\b({core[0].upper()}{re.escape(core[1:])})\b", text, re.IGNORECASE)
+            if found:
+                return found.group(1) if found.group(1)[0].isupper() else core.capitalize()
+    return hint.capitalize()
 
 
 # ---------------------------------------------------------------------------------------------- role
