@@ -243,6 +243,8 @@ class PhraseSet:
                     self.singles.setdefault(words[0], set()).add(name)
                 else:
                     self.pairs.setdefault(f"{words[0]} {words[1]}", []).append((words[2:], name))
+        self._pair_starts = frozenset(key.split(" ", 1)[0] for key in self.pairs)
+        self._roles: dict[str, Any] = {}
 
     def find(self, tokens: Sequence[str], pairs_of: Sequence[str] | None = None) -> set[str]:
         """Names whose phrases occur; `pairs_of` may give the "w1 w2" strings already made.
@@ -251,27 +253,32 @@ class PhraseSet:
         count ("not selected for" is no acceptance, "not able to invite you" no invitation).
         """
         found: set[str] = set()
-        singles, pairs, stems, n = self.singles, self.pairs, self.stems, len(tokens)
-        negatable, negations = self.negatable, _NEGATIONS
-        if pairs_of is None:
-            pairs_of = list(map(" ".join, zip(tokens, tokens[1:], strict=False)))
+        pairs, n = self.pairs, len(tokens)
+        negatable = self.negatable
+        roles, role_of = self._roles, self._role
         last_negation = -10
         for i, tok in enumerate(tokens):
+            role = roles.get(tok)
+            if role is None:
+                if len(roles) > 200_000:  # mail is endless, the memo is not
+                    roles.clear()
+                role = roles[tok] = role_of(tok)
+            if role is _NOTHING:  # most words: no phrase starts with them
+                continue
+            negation, names, starts_pair, cands = role
             negated = i - last_negation <= 4
-            if tok in negations:
+            if negation:
                 last_negation = i
-            names = singles.get(tok)
             if names:
                 found |= (names - negatable) if negated else names
-            if i + 1 < n:
-                hits = pairs.get(pairs_of[i])
+            if starts_pair and i + 1 < n:
+                hits = pairs.get(pairs_of[i] if pairs_of is not None else f"{tok} {tokens[i + 1]}")
                 if hits:
                     for rest, name in hits:
                         if negated and name in negatable:
                             continue
                         if not rest or _follows(tokens, i + 2, rest, n):
                             found.add(name)
-            cands = stems.get(tok[:4])
             if cands:
                 for words, name in cands:
                     if name in found or (negated and name in negatable):
@@ -279,6 +286,19 @@ class PhraseSet:
                     if _follows(tokens, i, words, n):
                         found.add(name)
         return found
+
+    def _role(self, tok: str) -> Any:
+        """What a word can do here: (is a negation, names it is, starts a pair, prefix phrases), memoised."""
+        negation = tok in _NEGATIONS
+        names = self.singles.get(tok)
+        starts_pair = tok in self._pair_starts
+        cands = self.stems.get(tok[:4])
+        if not (negation or names or starts_pair or cands):
+            return _NOTHING
+        return negation, names, starts_pair, cands
+
+
+_NOTHING = ()
 
 
 def _follows(tokens: Sequence[str], i: int, rest: tuple[str, ...], n: int) -> bool:
