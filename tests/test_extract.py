@@ -213,3 +213,33 @@ def test_public_job_board_is_not_the_company() -> None:
         "not referred to the hiring manager.",
     )
     assert extract.company(msg) == "Department of Veterans Affairs"
+
+
+def test_company_from_the_sign_off_when_a_person_writes_from_free_mail() -> None:
+    msg = message(
+        "Dr. Paula Greaves <paulagreaves.dds@yahoo.com>",
+        "Re: Thursday",
+        "Hi Robin,\n\nThank you for spending the morning with us. I've decided to offer the front desk job to "
+        "someone who knows our billing software.\n\nPaula Greaves, DDS\nGreaves Family Dentistry",
+    )
+    assert extract.company(msg) == "Greaves Family Dentistry"
+
+
+def test_a_first_name_in_passing_does_not_beat_the_senders_domain() -> None:
+    msg = message(
+        "Farah Lind <farah@haverstock-coffee.com>",
+        "Re: Operations Lead",
+        "Hi Robin,\n\nThanks for the cupping session with Joel. We've decided to offer the role to someone "
+        "who has run roastery production before.\n\nFarah",
+    )
+    assert extract.company(msg) == "Haverstock Coffee"
+
+
+def test_platform_named_after_via_is_not_the_company() -> None:
+    msg = message(
+        "Thornbury District Council via OpenTender <no-reply@opentender.co.uk>",
+        "Tender outcome: grounds maintenance",
+        "Dear bidder,\n\nYour tender was unsuccessful. The contract has been awarded to another supplier.\n\n"
+        "OpenTender on behalf of the buyer",
+    )
+    assert extract.company(msg) == "Thornbury District Council"

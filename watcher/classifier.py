@@ -235,7 +235,7 @@ class Classifier:
                 prob = None if stage_prob is None else float(stage_prob[j])
                 stage = combine_stage(extract.stage(msg), prob)
             role = extract.role(msg) if kind == "job" else None
-            out.append(Details(kind, stage, extract.company(msg), role))
+            out.append(Details(kind, stage, extract.company(msg, kind), role))
         return out
 
     def _reasons(self, X: Any, i: int, rejected: bool) -> tuple[str, ...]:

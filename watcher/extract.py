@@ -475,8 +475,56 @@ _PERSON_AT = re.compile(
 )
 
 
-def company(msg: ParsedMessage) -> str | None:
-    """The organisation that decided: never the ATS that delivered the mail."""
+_SIGN_OFF_NOUNS = re.compile(r"\s+(?:podcast|collective|newsletter|magazine|zine|committee|team|board)\b.*$",
+                             re.IGNORECASE)
+
+
+_TEAM_WORDS = frozenset(
+    [
+        "l'équipe", "l’équipe", "équipe", "equipa", "equipo", "de", "der", "die", "das", "dein", "deine",
+        "ihr", "ihre", "your", "our", "the", "team", "geschäftsstelle", "recrutement", "recrutamento",
+        "recruitment", "recruiting", "talent", "people", "hr", "rh", "secretaria", "personas", "von", "do",
+        "da", "van", "office"
+    ]
+)
+_PERSON_LINKS = frozenset({"van", "von", "de", "da", "di", "der", "and", "und", "et", "y", "e"})
+
+
+def _sign_off_orgs(tail: str) -> list[str]:
+    """Organisation names on the last lines of a mail ("Paula Greaves, DDS / Greaves Family Dentistry").
+
+    A line (or a part of one between "|" or ",") counts when it is a capitalised name of three or more words,
+    or of two with "&" or a word organisations end with; two plain words are more often the writer's name.
+    """
+    out = []
+    for line in [x.strip() for x in tail.splitlines() if x.strip()][-4:]:
+        for piece in re.split(r"\s*[|,]\s*|\s+[-–]\s+", line.strip("()")):
+            words = _SIGN_OFF_NOUNS.sub("", piece).split()
+            while words and (words[0].lower() in _TEAM_WORDS or words[0].lower().endswith("-team")):
+                words.pop(0)  # "L'équipe Recrutement Hexalis Conseil", "People-Team von Nordlicht Software"
+            while len(words) > 1 and (words[-1].lower() in _TEAM_WORDS
+                                      or re.fullmatch(r"[A-Z]{2,4}", words[-1]) and len(words) <= 3):
+                words.pop()  # "Moira Brennock FCA"
+            piece = _clean_org(_LEGAL.sub("", " ".join(words)))
+            words = piece.split()
+            person = (len(words) == 3 and words[1].lower() in _PERSON_LINKS
+                      and words[0].lower() not in _ORG_PREFIXES)  # "Lotte van Polderveld", "Margaret and Ian"
+            if not piece or person or not re.fullmatch(_ORG, piece) or _is_title(piece):
+                continue
+            if len(words) >= 3 or "&" in words or (len(words) == 2 and words[-1].lower() in _ORG_SUFFIXES):
+                out.append(piece)
+    return out
+
+
+WEAK_EVIDENCE = 2.0
+
+
+def company(msg: ParsedMessage, kind: str | None = None) -> str | None:
+    """The organisation that decided: never the ATS that delivered the mail.
+
+    For an investor or a client `kind`, names in the mail are often the user's own (the startup, the
+    proposal), so the sender's domain needs stronger evidence against it.
+    """
     scores: dict[str, float] = defaultdict(float)
     spelled: dict[str, str] = {}
 
@@ -493,6 +541,8 @@ def company(msg: ParsedMessage) -> str | None:
 
     hint = domain_hint(msg)
     domain = _domain(msg.sender_address)
+    if re.search(r"\s(?:via|vía|über|par)\s", msg.sender_name or "") and not is_ats(domain):
+        hint = ""  # "Thornbury District Council via OpenTender": the domain is the platform's
     local = msg.sender_address.split("@", 1)[0]
     display = re.sub(r"\s+(?:via|vía|über|par)\s+.*$", "", (msg.sender_name or "")[:200], flags=re.IGNORECASE)
     # "Maya at Hollis", "Rita da Agência Ondas", "Werken bij Versland": the organisation is the end
@@ -520,6 +570,8 @@ def company(msg: ParsedMessage) -> str | None:
     for line in msg.signature.splitlines()[:6]:
         if re.fullmatch(_ORG, line.strip()):
             add(line, 1.0)
+    for name in () if agency else _sign_off_orgs(msg.text[-400:]):
+        add(name, 1.5)
     subject = _REPLY_PREFIX.sub("", msg.subject[:300].strip())
     for regex in _SUBJECT_CUES:
         for found in regex.finditer(subject):
@@ -541,6 +593,11 @@ def company(msg: ParsedMessage) -> str | None:
                 total[long] += scores[short]
     best = max(total, key=lambda k: (total[k], -len(k)))
     name = spelled[best]
+    weak = WEAK_EVIDENCE * (2.5 if kind in ("investor", "client") else 1.0)
+    if (total[best] < weak and hint and len(hint) >= 3 and not is_ats(domain) and not agency
+            and not _matches_hint_name(name, hint)):
+        # one passing "with Derek" is weaker evidence than the sender's own domain
+        return _from_domain(domain, hint, f"{subject}\n{text}")
     if _ACRONYM.fullmatch(name):  # "NIH" -> "National Institutes of Health" when the mail spells it out
         return _expand_acronym(name, f"{subject}\n{text}") or name
     return name
@@ -596,7 +653,17 @@ def _from_domain(domain: str, hint: str, text: str) -> str:
             found = re.search(rf"\b({core[0].upper()}{re.escape(core[1:])})\b", text, re.IGNORECASE)
             if found:
                 return found.group(1) if found.group(1)[0].isupper() else core.capitalize()
+    if len(parts) > 1 and "".join(parts) == hint and all(p.isalpha() for p in parts):
+        return " ".join(p.capitalize() for p in parts)  # "haverstock-coffee.com" -> "Haverstock Coffee"
+    for tail in sorted(_ORG_SUFFIXES | _NAME_TAILS.keys(), key=len, reverse=True):
+        if hint.endswith(tail) and len(hint) - len(tail) >= 4 and len(tail) >= 3:  # "baywindcap"
+            return f"{hint[: -len(tail)].capitalize()} {_NAME_TAILS.get(tail, tail.capitalize())}"
     return hint.capitalize()
+
+
+# Name endings a domain abbreviates, as the organisation writes them.
+_NAME_TAILS = {"cap": "Capital", "vc": "VC", "state": "State", "marine": "Marine", "ventures": "Ventures",
+               "partners": "Partners", "capital": "Capital"}
 
 
 # ---------------------------------------------------------------------------------------------- role

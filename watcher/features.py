@@ -110,6 +110,45 @@ CUES: dict[str, str] = {
         been cancelled|
         already full|lineup is full|already assigned|already committed|booked through|fully booked|already
         filled|now filled|have filled|we've filled""",
+    "found_someone": """found someone|found somebody|found a candidate|found the right|got someone|got
+        somebody|hired someone|hired somebody|have hired|we've hired|already hired|already found|
+        already have someone|already got someone|somebody already|someone already|someone internal|
+        somebody internal|promote from within|promoted from within|promoting from within|hire internally|
+        hired internally|filled internally|internal hire|internal move|offered it to|offered the job to|
+        offered the role|offered the position|gave it to|went another way|gone another way|going another way|
+        went a different way|gone a different way|went with someone|gone with someone|went with a|
+        gone with a|went with another|gone with another|fully staffed|team is complete|team is full|
+        have enough staff|already have enough|déjà trouvé|trouvé quelqu'un|ya hemos encontrado|
+        ya tenemos a alguien|ya encontramos|já temos|já encontrámos|já encontramos|equipa completa|
+        equipe completa|equipo completo|al iemand gevonden|al gevonden|bereits jemanden|schon jemanden|
+        bereits besetzt|anderweitig besetzt|schon besetzt|déjà pourvu|a été pourvu|été pourvu|
+        ya ha sido cubierto|ha sido cubierto|hemos cubierto|já foi preenchid*|foi preenchid*|al ingevuld|
+        is vervuld|al vervuld""",
+    "closed_req": """not hiring|aren't hiring|are not hiring|no longer recruiting|stopped recruiting|not
+        recruiting|put on hold|been put on hold|on hold|been paused|was paused|paused indefinitely|role is
+        paused|been withdrawn|was withdrawn|post has been withdrawn|been cancelled|was cancelled|been
+        canceled|was canceled|req was|requisition was|requisition has been|closed the requisition|closed this
+        requisition|closed the search|closing all applications|closed the role|closed the position|will not be
+        filled|won't be filled|not be filling|won't be filling|budget was cut|budget cut|lost the budget|lost
+        funding|headcount was|no headcount|no longer have the budget|not have the budget|don't have the
+        budget|no budget|kept in-house|keep it in-house|keep this in-house|doing it in-house|handle it
+        in-house|in house""",
+    "no_go": """not taking this further|won't be taking this further|not take this further|not take it
+        further|not going ahead|won't go ahead|not go ahead|not proceeding|isn't proceeding|not progressing|
+        won't progress|cannot proceed|can't proceed|unable to proceed|no longer under consideration|no longer
+        being considered|not being considered|not be considered|not considered further|removed from
+        consideration|no longer in consideration|no longer in the running|not in the running|hold off|holding
+        off|sit this one out|sit it out|sitting this one out|not going to do it|we're not going to|we are not
+        going to|we won't be|we will not be|we gaan het niet|niet doen|not make an offer|not making
+        an offer|not extend an offer|not be extending|not be offering you|not offer you|
+        not in a position to""",
+    "not_right": """not quite right|isn't quite right|not quite a fit|not quite for us|not right for|isn't
+        right for|isn't a fit|doesn't fit|does not fit|not the right time|too early for us|too early for|
+        outside our|outside of our|out of scope|doesn't align|does not align|don't align|not aligned|
+        isn't aligned|not something we|isn't something we|not one for us|not for the|already covered|
+        has been covered|covered it|no room|no space|no slot|couldn't find a place|can't find a place|
+        not a priority|ne correspond pas|ne correspondait pas|pas correspondre|no encaja|não se enquadra|
+        não corresponde|no corresponde|passt nicht|nicht passend|niet passend|past niet|sluit niet aan""",
     "future": """keep your resume|keep your cv|keep your details|keep your information|keep your profile|on
         file|future openings|future opportunities|future roles|future positions|future vacancies|future
         rounds|future cohorts|future calls|future submissions|talent pool|talent community|talent
@@ -193,7 +232,8 @@ CUES: dict[str, str] = {
 }
 CROSS_CUES = True  # also pair each "no" cue with each "not a no" cue found beside it ("y:regret|invite")
 _NO_CUES = frozenset(
-    {"not_moving", "other_candidates", "regret", "not_selected", "pass", "filled", "foreign_no"}
+    {"not_moving", "other_candidates", "regret", "not_selected", "pass", "filled", "foreign_no",
+     "found_someone", "closed_req", "no_go", "not_right"}
 )
 # What the message is about: a "no" about a job or a pitch is a rejection; about a raffle or an order, not.
 CONTEXTS: dict[str, str] = {
