@@ -216,7 +216,7 @@ class Extraction:
 
 def clear_caches() -> None:
     """Forget the memoised name clean-ups (for benchmarks that repeat the same messages)."""
-    for fn in (normalise_company, _clean_org, _plausible, _is_title):
+    for fn in (normalise_company, _clean_org, _plausible, _is_title, _hint_word):
         fn.cache_clear()
 
 
@@ -354,7 +354,12 @@ def _plausible(name: str) -> bool:
 
 
 def _hint_words(words: Sequence[str]) -> list[str]:
-    return [_NON_ALNUM.sub("", _fold(w.lower()).replace("&", "and").replace("+", "and")) for w in words]
+    return list(map(_hint_word, words))
+
+
+@functools.lru_cache(maxsize=16384)
+def _hint_word(word: str) -> str:
+    return _NON_ALNUM.sub("", _fold(word.lower()).replace("&", "and").replace("+", "and"))
 
 
 def _fold(text: str) -> str:
@@ -490,6 +495,11 @@ _TEAM_WORDS = frozenset(
 _PERSON_LINKS = frozenset({"van", "von", "de", "da", "di", "der", "and", "und", "et", "y", "e"})
 
 
+_TWO_CAPITALS = re.compile(rf"[{_UPPER}][^\s,|]*\s+(?:\S+\s+)?[{_UPPER}&]")
+_PIECES = re.compile(r"\s*[|,]\s*|\s+[-–]\s+")
+_CREDENTIAL = re.compile(r"[A-Z]{2,4}")
+
+
 def _sign_off_orgs(tail: str) -> list[str]:
     """Organisation names on the last lines of a mail ("Paula Greaves, DDS / Greaves Family Dentistry").
 
@@ -498,18 +508,20 @@ def _sign_off_orgs(tail: str) -> list[str]:
     """
     out = []
     for line in [x.strip() for x in tail.splitlines() if x.strip()][-4:]:
-        for piece in re.split(r"\s*[|,]\s*|\s+[-–]\s+", line.strip("()")):
+        if not _TWO_CAPITALS.search(line):
+            continue  # no name of two capitalised words here (most last lines: "Thanks!", "Best, Ann")
+        for piece in _PIECES.split(line.strip("()")):
             words = _SIGN_OFF_NOUNS.sub("", piece).split()
             while words and (words[0].lower() in _TEAM_WORDS or words[0].lower().endswith("-team")):
                 words.pop(0)  # "L'équipe Recrutement Hexalis Conseil", "People-Team von Nordlicht Software"
             while len(words) > 1 and (words[-1].lower() in _TEAM_WORDS
-                                      or re.fullmatch(r"[A-Z]{2,4}", words[-1]) and len(words) <= 3):
+                                      or _CREDENTIAL.fullmatch(words[-1]) and len(words) <= 3):
                 words.pop()  # "Moira Brennock FCA"
             piece = _clean_org(_LEGAL.sub("", " ".join(words)))
             words = piece.split()
             person = (len(words) == 3 and words[1].lower() in _PERSON_LINKS
                       and words[0].lower() not in _ORG_PREFIXES)  # "Lotte van Polderveld", "Margaret and Ian"
-            if not piece or person or not re.fullmatch(_ORG, piece) or _is_title(piece):
+            if not piece or person or not _ORG_RE.fullmatch(piece) or _is_title(piece):
                 continue
             if len(words) >= 3 or "&" in words or (len(words) == 2 and words[-1].lower() in _ORG_SUFFIXES):
                 out.append(piece)

@@ -10,7 +10,6 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from itertools import chain, repeat
 from typing import Any
 
 import numpy as np
@@ -18,9 +17,9 @@ import scipy.sparse as sp
 
 from .messages import ParsedMessage
 
-MAIN_CHARS = 1500  # subject + new text (and signature) fed to the word features
+MAIN_CHARS = 1000  # subject + new text (and signature) fed to the word features
 CUE_WORDS = 300  # cue phrases are looked for in the first words only: that is where the decision is
-QUOTED_CHARS = 1000  # the quoted thread gives cue tokens only ("q:regret"): its words cost more than help
+QUOTED_CHARS = 600  # the quoted thread gives cue tokens only ("q:regret"): its words cost more than help
 _TOKEN = re.compile(r"\w[\w'’]*")
 _REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|aw|sv|antw|r|rv|res|fwd?|wg|tr)\s*(?:\[\d+\])?\s*:\s*)+",
                            re.IGNORECASE)
@@ -437,11 +436,16 @@ class TermVectorizer:
 
     def transform(self, texts: Iterable[str | list[str]]) -> sp.csr_matrix:
         """Rows of sublinear TF x IDF, l2-normalised. Counting is done for the whole batch by numpy."""
-        get, missing = self.vocabulary_.get, repeat(-1)
-        ids = [list(map(get, self.terms(text), missing)) for text in texts]
-        n_docs, width = len(ids), max(len(self.vocabulary_), 1)
-        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=n_docs)
-        flat = np.fromiter(chain.from_iterable(ids), dtype=np.int64, count=int(lengths.sum()))
+        get, terms_of = self.vocabulary_.get, self.terms
+        ids: list[int | None] = []
+        sizes = []
+        for text in texts:
+            before = len(ids)
+            ids.extend(map(get, terms_of(text)))
+            sizes.append(len(ids) - before)
+        n_docs, width = len(sizes), max(len(self.vocabulary_), 1)
+        lengths = np.array(sizes, dtype=np.int64)
+        flat = np.array([-1 if i is None else i for i in ids], dtype=np.int64)
         docs = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
         known = flat >= 0
         keys, counts = np.unique(docs[known] * width + flat[known], return_counts=True)
