@@ -219,8 +219,8 @@ def test_company_from_the_sign_off_when_a_person_writes_from_free_mail() -> None
     msg = message(
         "Dr. Paula Greaves <paulagreaves.dds@yahoo.com>",
         "Re: Thursday",
-        "Hi Robin,\n\nThank you for spending the morning with us. I've decided to offer the front desk job to "
-        "someone who knows our billing software.\n\nPaula Greaves, DDS\nGreaves Family Dentistry",
+        "Hi Robin,\n\nThank you for spending the morning with us. I've decided to offer the front desk job "
+        "to someone who knows our billing software.\n\nPaula Greaves, DDS\nGreaves Family Dentistry",
     )
     assert extract.company(msg) == "Greaves Family Dentistry"
 

@@ -517,6 +517,8 @@ def _sign_off_orgs(tail: str) -> list[str]:
             while len(words) > 1 and (words[-1].lower() in _TEAM_WORDS
                                       or _CREDENTIAL.fullmatch(words[-1]) and len(words) <= 3):
                 words.pop()  # "Moira Brennock FCA"
+            if len(words) < 2 or not _ORG_RE.fullmatch(" ".join(words)):
+                continue  # cheap tests first: most pieces are a person's name, a phone number, a title
             piece = _clean_org(_LEGAL.sub("", " ".join(words)))
             words = piece.split()
             person = (len(words) == 3 and words[1].lower() in _PERSON_LINKS
