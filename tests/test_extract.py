@@ -243,3 +243,35 @@ def test_platform_named_after_via_is_not_the_company() -> None:
         "OpenTender on behalf of the buyer",
     )
     assert extract.company(msg) == "Thornbury District Council"
+
+
+def test_department_words_before_the_name_are_dropped() -> None:
+    msg = message(
+        "Direction des Ressources Humaines SIT <drh@sit-telecom.ci>",
+        "Votre candidature",
+        "Madame,\n\nNous avons le regret de vous informer que votre candidature n'a pas été retenue.\n\n"
+        "La Direction des Ressources Humaines",
+    )
+    assert extract.company(msg) == "SIT"
+
+
+def test_recruiter_naming_the_employer_in_the_text_is_an_agency() -> None:
+    msg = message(
+        "Olivia Sloane <olivia@sloanecarterlegal.co.uk>",
+        "Interview feedback",
+        "Hi Robin,\n\nI've had feedback from Pemberton Reid following your interview. They've decided not "
+        "to take things further.\n\nOlivia Sloane\nSloane Carter Legal",
+    )
+    assert extract.company(msg) == "Pemberton Reid"
+
+
+def test_business_with_an_ampersand_on_free_mail() -> None:
+    msg = message("Bean & Bramble <beanandbramble.cafe@gmail.com>", "Re: barista",
+                  "Hi Robin, thanks for coming in but we've gone with someone else. Good luck!")
+    assert extract.company(msg) == "Bean & Bramble"
+
+
+def test_umlauts_and_their_ascii_spelling_are_one_name() -> None:
+    assert extract.same_company("Brueckner Ventures", "Brückner Ventures")
+    assert extract.same_company("Cafe Rosenrot", "Café Rosenrot")
+    assert not extract.same_company("Bruckner Ventures", "Brückner Ventures Holdings Group International")

@@ -69,7 +69,9 @@ _TAIL_WORDS = frozenset(
         "curation", "cfp", "poetry", "submissions", "submission", "papers", "paper", "chairs", "chair",
         "speakers", "speaker", "opinion", "updates", "newsroom", "recrutement", "emploi", "rh", "karriere",
         "personal", "personalabteilung", "personalwesen", "ausbildung", "bewerbermanagement",
-        "stellenangebote", "selección", "empleo", "vacatures", "werving", "recrutamento", "vagas"
+        "stellenangebote", "selección", "empleo", "vacatures", "werving", "recrutamento", "vagas",
+        "recursos", "humanos", "ressources", "humaines", "cell", "hauptamt", "personalservice", "talents",
+        "bürgermeisteramt", "concursos", "inkoop", "afdeling", "hrm", "equipa", "seleção"
     ]
 )
 # Words an organisation's name often ends with, after the part its domain spells ("Tangerine Telecom").
@@ -112,6 +114,19 @@ _DEPARTMENT_TAIL = re.compile(
     r"papers?\s+committee|human\s+resources|people\s+services|hr\s+services|talent\s+services)$",
     re.IGNORECASE,
 )
+# Department phrases that open a sender's name before the organisation's own ("Service RH CAVS").
+_DEPARTMENT_HEAD = re.compile(
+    r"^(?:direction|service|département|departamento|divisão|secretaría|secretaria|secretariat|"
+    r"secrétariat|sekretariat|studierendensekretariat|hauptamt|personalservice|personalabteilung|"
+    r"bürgermeisteramt|talent\s+acquisition|adquisición\s+de\s+talento|aquisição\s+de\s+talento|"
+    r"recruitment\s+cell|placement\s+cell|training\s+&\s+placement\s+cell|admissions\s+office|"
+    r"graduate\s+admissions|recruitment|recrutement|recrutamento|reclutamiento|rrhh|rh|hr)"
+    r"(?:\s+(?:des|de\s+la|de|du|do|da|der|del|of|for))?"
+    r"(?:\s+(?:ressources\s+humaines|recursos\s+humanos|rh|soins|talento|personal|admissions?|achats|"
+    r"compras|commande\s+publique))?\s+(?:de\s+|du\s+|of\s+)?(?=\S)",
+    re.IGNORECASE,
+)
+_LOWER_LINKS = frozenset({"of", "at", "for", "from", "de", "des", "du", "der", "van", "do", "da", "del"})
 _ATS_NAMES = re.compile(
     r"\b(?:greenhouse|lever|workday|smartrecruiters|icims|taleo|ashby|workable|bamboohr|jobvite|teamtailor|"
     r"recruitee|linkedin|indeed|glassdoor|ziprecruiter|submittable|openreview|easychair|usajobs|jobadder|"
@@ -130,7 +145,7 @@ _CUES = [
     (rf"(?:[Mm]y|[Oo]ur|[Tt]he)\s+client,?\s+(?P<org>(?:The\s+)?{_ORG})|"
      rf"(?:notre|nuestro|nosso|onze|unser(?:em|es)?)\s+(?:client|cliente|klant|Kunden?)\s+(?P<org2>{_ORG})",
      5.0),
-    (rf"(?:feedback|heard\s+back|news)\s+from\s+(?P<org>(?:the\s+)?{_ORG})", 3.0),
+    (rf"(?:feedback|heard\s+back|call\s+back|news)\s+from\s+(?P<org>(?:the\s+)?{_ORG})", 3.0),
     (rf"(?:interest\s+in|interest\s+in\s+joining|applying\s+to|applied\s+to|apply\s+to|joining)\s+"
      rf"(?P<org>(?:The\s+)?{_ORG})", 3.0),
     (rf"(?:position|role|opening|job|vacancy|opportunity|here|career|team|work|positions|roles)\s+(?:at|with)\s+"
@@ -234,7 +249,12 @@ def normalise_company(name: str | None) -> str:
     for _ in range(3):
         name = _LEGAL.sub("", name).rstrip(" &")  # "Hofmeister GmbH & Co. KG"
     name = name.replace("&", " and ").replace("+", " and ")
+    # "Brückner" and "Brueckner" (as a domain spells it), "Café" and "Cafe" are one name
+    name = _fold(name.translate(_UMLAUTS))
     return _NON_WORD.sub("", name)
+
+
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 
 
 def same_company(found: str | None, expected: str | None) -> bool:
@@ -322,9 +342,12 @@ def _strip_tail(name: str) -> str:
     head = _DEPARTMENT_TAIL.sub("", name)
     if head.lower() not in ("", "the"):  # "the Department of Veterans Affairs" is the organisation itself
         name = head
+    rest = _DEPARTMENT_HEAD.sub("", name)
+    if len(rest) >= 2:
+        name = rest  # "Direction des Ressources Humaines SIT", "Studierendensekretariat Universität X"
     words = name.split()
-    while len(words) > 1 and words[0].lower() in _TAIL_WORDS:
-        words.pop(0)  # "Personalabteilung Brauerei Hofmeister"
+    while len(words) > 1 and (words[0].lower() in _TAIL_WORDS or words[0] in _LOWER_LINKS):
+        words.pop(0)  # "Personalabteilung Brauerei Hofmeister", "of Aldergrove Family Office"
     while len(words) > 1 and (words[-1].lower().strip(".,:-|") in _TAIL_WORDS or words[-1] in "-|:&"):
         words.pop()
     while words and words[-1].lower() in {"and", "of", "for", "the", "&", "-", "|", "i", "we", "you"}:
@@ -443,11 +466,21 @@ _ORG_PREFIXES = frozenset(
         "universidad", "université", "universidade", "universiteit", "ayuntamiento", "loja", "tienda",
         "restaurante", "pizzaria", "pizzeria", "hotel", "architectenbureau", "kanzlei", "grupo", "groupe",
         "banco", "banque", "instituto", "institut", "ville", "city", "town", "county", "région", "region",
-        "municipal", "câmara", "centre", "center", "hospital", "hospitalier", "university", "bank", "school"
+        "municipal", "câmara", "centre", "center", "hospital", "hospitalier", "university", "bank", "school",
+        "mairie", "prefeitura", "waterschap", "ziekenhuis", "koffiebranderij", "brouwerij", "bodegas",
+        "agencia", "agência", "cervecería", "farmacêutica", "universidade", "gemeinde", "ayuntamiento"
     ]
 )
 _AGENCY_DOMAIN = re.compile(
-    r"recruit|search|exec|talent|staffing|personnel|headhunt|resourcing|recrut|people"
+    r"recruit|search|exec|talent|staffing|personnel|headhunt|resourcing|recrut|people|appointments|"
+    r"uitzend|interim|placement|hunters"
+)
+# How a recruiter writes about the employer it placed you with.
+_AGENCY_TEXT = re.compile(
+    r"\b(?:[Mm]y|[Oo]ur|[Tt]he)\s+client\b|(?:feedback|call\s+back|heard\s+back)\s+from\s+[A-Z]|"
+    r"\bput\s+you\s+forward\b|\bsubmitted\s+your\s+(?:cv|profile|details)\b|\bnotre\s+client\b|"
+    r"\bnuestro\s+cliente\b|\bnosso\s+cliente\b|\bunser(?:em|es)?\s+Kunden\b|\bvoorgesteld\b|"
+    r"\bonze\s+klant\b"
 )
 
 
@@ -463,12 +496,22 @@ def _is_title(name: str) -> bool:
     return _TITLE_WORDS.search(name) is not None
 
 
+_BUSINESS_WORDS = frozenset(
+    [
+        "lounge", "pharmacy", "farmácia", "farmacia", "apotheke", "muebles", "transports", "transportes",
+        "elektrotechnik", "techniek", "hair", "beauty", "barber", "barbers", "dental", "dentistry", "vets",
+        "veterinary", "kök", "salon", "spa", "motors", "autos", "plumbing", "builders", "joinery", "bakery",
+        "bäckerei", "boulangerie", "panadería", "padaria", "restaurante", "ristorante", "taqueria", "kitchen"
+    ]
+)
+
+
 def _looks_like_person(display: str, local: str) -> bool:
     words = [w.lower().strip(".,") for w in display.split()]
     if words and words[0] in {"mr", "mrs", "ms", "dr", "prof", "professor", "chef"}:
         return True
-    if any(w in _ORG_SUFFIXES for w in words):
-        return False  # "Crescent Moon Cafe <crescentmooncafe@gmail.com>" is a business
+    if "&" in words or any(w in _ORG_SUFFIXES or w in _BUSINESS_WORDS for w in words):
+        return False  # "Crescent Moon Cafe <crescentmooncafe@gmail.com>", "Bean & Bramble" are businesses
     return any(len(w) >= 3 and w in local for w in words) and len(words) <= 3
 
 
@@ -573,7 +616,8 @@ def company(msg: ParsedMessage, kind: str | None = None) -> str | None:
     if len(text) > COMPANY_CHARS:  # the opening paragraphs and the sign-off
         text = text[: COMPANY_CHARS - 600] + "\n" + text[-600:]
     # an agency's own name is everywhere in its mail; the client it names is the one that decided
-    agency = bool(hint) and _AGENCY_DOMAIN.search(hint) is not None
+    agency = bool(hint) and (_AGENCY_DOMAIN.search(hint) is not None or _AGENCY_TEXT.search(text) is not None)
+    client_named = False
     for n, (regex, weight, triggers) in enumerate(_CUE_RES):
         if any(t in text for t in triggers):
             if agency and n in (1, 2):
@@ -581,6 +625,9 @@ def company(msg: ParsedMessage, kind: str | None = None) -> str | None:
             for found in regex.finditer(text):
                 add(found.group("org") or found.group("org2") if "org2" in regex.groupindex
                     else found.group("org"), weight)
+                client_named = client_named or (agency and n in (1, 2))
+    if client_named:  # the agency's own name (its domain, sender, sign-off) decided nothing
+        hint = ""
     for line in msg.signature.splitlines()[:6]:
         if re.fullmatch(_ORG, line.strip()):
             add(line, 1.0)
