@@ -275,3 +275,21 @@ def test_umlauts_and_their_ascii_spelling_are_one_name() -> None:
     assert extract.same_company("Brueckner Ventures", "Brückner Ventures")
     assert extract.same_company("Cafe Rosenrot", "Café Rosenrot")
     assert not extract.same_company("Bruckner Ventures", "Brückner Ventures Holdings Group International")
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        ("Your application for Logistics Planner at Vesterhavn", "Logistics Planner"),
+        ("Re: Barista application", "Barista"),
+        ("Account Executive - final interview", "Account Executive"),
+        ("About the iOS Developer role", "iOS Developer"),
+        ("Your application: Financial Planning Analyst (R0032154)", "Financial Planning Analyst"),
+        ("Lower Elementary Guide", "Lower Elementary Guide"),
+        ("Interview outcome", None),
+    ],
+)
+def test_role_from_the_subject_line(subject: str, expected: str | None) -> None:
+    msg = message("Talent Team <jobs@vesterhavn.dk>", subject,
+                  "Hi Robin,\n\nThank you for your time. We have decided to proceed with other candidates.")
+    assert extract.role(msg) == expected

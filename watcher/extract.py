@@ -772,7 +772,13 @@ def _clean_role(text: str) -> str:
     text = _ROLE_END.split(text)[0]
     text = re.sub(r"\s*\((?:job\s*)?(?:id|req|ref)[^)]*\)\s*$", "", text, flags=re.IGNORECASE)
     text = re.sub(r"\s*(?:#|req\.?|job\s*id|ref\.?)\s*:?\s*[\w-]*\d[\w-]*\s*$", "", text, flags=re.IGNORECASE)
+    text = _ROLE_NUMBERED.sub("", text)  # "(R0032154)", "(Job 88213)"
+    text = _ROLE_OPENING.sub("", text)  # "About the iOS Developer", "2025 Graduate Civil Engineer"
     return text.strip(" \t-|:,'\"’")
+
+
+_ROLE_NUMBERED = re.compile(r"\s*\([^)]*\d[^)]*\)\s*$")
+_ROLE_OPENING = re.compile(r"^(?:(?:about|the|your|our|a|an)\s+|(?:19|20)\d\d\s+)+", re.IGNORECASE)
 
 
 # Each role cue runs only when one of its words is in the (lower-cased) text.
@@ -797,6 +803,9 @@ def role(msg: ParsedMessage) -> str | None:
             if cand and _ROLE_WORDS.search(cand) and len(cand) <= 80:
                 return cand
     subject = msg.subject[:300]
+    found_in_subject = _subject_role(_REPLY_PREFIX.sub("", subject).strip())
+    if found_in_subject:
+        return found_in_subject
     for regex in _ROLE_SUBJECT:
         hit = regex.search(subject)
         if hit:
@@ -804,6 +813,62 @@ def role(msg: ParsedMessage) -> str | None:
             cand = re.sub(r"^(?:re|aw|fwd?)\s*:\s*", "", cand, flags=re.IGNORECASE)
             if cand and _ROLE_WORDS.search(cand) and len(cand) <= 80:
                 return cand
+    return None
+
+
+_SUBJECT_APPLICATION = re.compile(
+    r"(?:application|candidacy|candidature|applying|applied)\s*(?:for|to|as|:|-|–)\s*(?:the\s+|our\s+)?"
+    r"(?:position\s+of\s+|role\s+of\s+|post\s+of\s+)?(?P<role>[^|:–]+?)"
+    r"(?:\s+(?:at|with|@|-|–|\|)\s+.*|\s*\(.*)?$",
+    re.IGNORECASE,
+)
+_SUBJECT_NOUN = re.compile(
+    r"(?:^|\b(?:the|your|our|about)\s+)(?P<role>[\w/&'’.][\w/&'’.-]*(?:\s+[\w/&'’.][\w/&'’.-]*){0,4})\s+"
+    r"(?:position|role|job|application|vacancy|opening|post|interview|trial|opportunity)\b",
+    re.IGNORECASE,
+)
+_SUBJECT_PARTS = re.compile(r"\s+[-–|]\s+|:\s+")
+# What a subject says besides the role ("Account Executive - final interview").
+_NOT_ROLE = re.compile(
+    r"\b(?:interview|outcome|update|status|application|applications|feedback|thank|thanks|decision|result|"
+    r"results|your|our|we|next|steps|regarding|re|news|follow|following|candidate|candidacy|vacancy|ref|"
+    r"job\s+id|requisition|assessment|unfortunately|sorry|hello|hi)\b",
+    re.IGNORECASE,
+)
+_MORE_ROLE_WORDS = re.compile(
+    r"\b(?:\w*writer|hygienist|barista|bookseller|negotiator|guide|labou?rer|instructor|mechanic|solicitor|"
+    r"lecturer|professor|psychologist|aesthetician|broker|handler|teller|supervisor|planner|wrangler|"
+    r"tech|nanny|carer|caregiver|cleaner|porter|server|waiter|waitress|bartender|baker|butcher|"
+    r"electrician|plumber|carpenter|welder|machinist|pilot|steward|crew|captain|dispatcher|courier|"
+    r"librarian|curator|archivist|translator|interpreter|photographer|illustrator|animator|reporter|"
+    r"journalist|correspondent|paramedic|midwife|dentist|physician|surgeon|doctor|vet|veterinarian|"
+    r"pharmacist|optometrist|dietitian|physiotherapist|counsellor|counselor|coach|trainer|tutor|"
+    r"apprentice|apprenticeship|graduate|trainee|fellow|analyst|agronomist|chemist|biologist|"
+    r"geologist|economist|statistician|actuary|auditor|bookkeeper|controller|cashier|clerk|"
+    r"receptionist|secretary|concierge|housekeeper|attendant|lifeguard|gardener|landscaper|"
+    r"surveyor|estimator|foreman|superintendent|inspector|officer|ranger|firefighter)\b",
+    re.IGNORECASE,
+)
+
+
+def _looks_like_role(cand: str) -> bool:
+    return bool(cand) and len(cand) <= 60 and len(cand.split()) <= 7 and not _NOT_ROLE.search(cand) and (
+        _ROLE_WORDS.search(cand) is not None or _MORE_ROLE_WORDS.search(cand) is not None)
+
+
+def _subject_role(subject: str) -> str | None:
+    """The role a subject line names: "Your application for Logistics Planner at Vesterhavn", "Barista
+    application", "Account Executive - final interview", or a subject that is only a job title."""
+    for regex in (_SUBJECT_APPLICATION, _SUBJECT_NOUN):
+        hit = regex.search(subject)
+        if hit:
+            cand = _clean_role(hit.group("role"))
+            if _looks_like_role(cand):
+                return cand
+    for part in _SUBJECT_PARTS.split(subject):
+        cand = _clean_role(part)
+        if _looks_like_role(cand) and cand[:1].isupper():
+            return cand
     return None
 
 
