@@ -293,3 +293,14 @@ def test_cli_classify_json_on_eml_files_directories_and_mbox(tmp_path: Path,
 
     plain = CliRunner().invoke(cli, ["classify", str(folder / "rejection.eml")])
     assert plain.exit_code == 0 and "rejection" in plain.output and "Fernhill Foods" in plain.output
+
+
+def test_tone_words_reach_the_model_only_paired_with_what_the_mail_is_about() -> None:
+    from watcher.features import message_texts
+
+    msg = message("Careers <jobs@acme.test>", "Your application",
+                  "Unfortunately we will not be moving forward with your application for the Analyst role.")
+    main, _, cues = message_texts(msg)
+    assert "unfortunately" not in main and "unfortunately we" not in main
+    assert "we will" in main  # the words around it stay, and pair with each other
+    assert "x:regret|job" in cues.split() and "c:regret" not in cues.split()
