@@ -434,6 +434,12 @@ def _hint_candidates(text: str, hint: str) -> list[tuple[str, float]]:
             if word[0].lower() != first and not (start + 1 < len(words) and word.lower() == "the"):
                 continue
             low = low or _hint_words(words)
+            head = low[start]
+            k = 0
+            while k < len(head) and k < len(hint) and head[k] == hint[k]:
+                k += 1
+            if k < 3 and not any(w[:1] and w[0] in hint[1 : k + 1] for w in low[start + 1 : start + 6]):
+                continue  # at most k < 3 letters spelled: no later word can go on with the hint
             covered, used = _hint_cover(low[start:], hint)
             if covered < 3 or covered / len(hint) < 0.6:
                 continue
@@ -475,6 +481,9 @@ _AGENCY_DOMAIN = re.compile(
     r"recruit|search|exec|talent|staffing|personnel|headhunt|resourcing|recrut|people|appointments|"
     r"uitzend|interim|placement|hunters"
 )
+# Substrings one of which _AGENCY_TEXT needs (testing them first skips the regex for most mail).
+_AGENCY_WORDS = ("client", "back from", "eedback from", "put you forward", "submitted your", "Kunde",
+                 "voorgesteld", "klant", "cliente")
 # How a recruiter writes about the employer it placed you with.
 _AGENCY_TEXT = re.compile(
     r"\b(?:[Mm]y|[Oo]ur|[Tt]he)\s+client\b|(?:feedback|call\s+back|heard\s+back)\s+from\s+[A-Z]|"
@@ -616,7 +625,8 @@ def company(msg: ParsedMessage, kind: str | None = None) -> str | None:
     if len(text) > COMPANY_CHARS:  # the opening paragraphs and the sign-off
         text = text[: COMPANY_CHARS - 600] + "\n" + text[-600:]
     # an agency's own name is everywhere in its mail; the client it names is the one that decided
-    agency = bool(hint) and (_AGENCY_DOMAIN.search(hint) is not None or _AGENCY_TEXT.search(text) is not None)
+    agency = bool(hint) and (_AGENCY_DOMAIN.search(hint) is not None or (
+        any(word in text for word in _AGENCY_WORDS) and _AGENCY_TEXT.search(text) is not None))
     client_named = False
     for n, (regex, weight, triggers) in enumerate(_CUE_RES):
         if any(t in text for t in triggers):
