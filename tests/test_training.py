@@ -167,3 +167,18 @@ def test_threshold_reaches_the_precision_target_on_scores() -> None:
     y = np.array([1, 1, 1, 1, 1, 0, 1, 1, 0, 0])
     t = training.choose_threshold(scores, y, target=0.98)
     assert 0.7 < t <= 0.8  # everything at or above it is a rejection; the 0.7 negative is below it
+
+
+def test_nb_scaled_svm_folds_its_scaling_into_the_coefficients() -> None:
+    import numpy as np
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    X = sp.random(200, 30, density=0.2, format="csr", random_state=1)
+    y = (X[:, 0].toarray().ravel() + X[:, 1].toarray().ravel() + rng.normal(0, 0.05, 200) > 0.1).astype(int)
+    model = training.NBScaledSVM().fit(X, y)
+    # the column that decides most is stretched most, and the model applies to unscaled X directly
+    assert abs(model.coef_[0, 0]) > np.median(np.abs(model.coef_))
+    decisions = model.decision_function(X)
+    assert decisions.shape == (200,)
+    assert ((decisions > 0) == (y == 1)).mean() > 0.9
