@@ -293,3 +293,15 @@ def test_role_from_the_subject_line(subject: str, expected: str | None) -> None:
     msg = message("Talent Team <jobs@vesterhavn.dk>", subject,
                   "Hi Robin,\n\nThank you for your time. We have decided to proceed with other candidates.")
     assert extract.role(msg) == expected
+
+
+def test_a_street_address_in_the_footer_is_not_the_company() -> None:
+    msg = message(
+        "Careers <careers-noreply@microsoft.com>",
+        "Your application",
+        "Hello,\n\nThank you for applying. We have decided to pursue other candidates.\n\n"
+        "Microsoft Corporation\nOne Microsoft Way\nRedmond, WA 98052",
+    )
+    found = extract.company(msg)
+    assert found is not None and "Way" not in found
+    assert extract.same_company(found, "Microsoft Corporation")

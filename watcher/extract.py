@@ -36,8 +36,9 @@ ATS_DOMAINS = frozenset(
         "filmfreeway.com", "hotcrp.com", "usajobs.gov", "csjobs.cabinetoffice.gov.uk", "jobs.gc.ca",
         "apply.workable.com", "pageuppeople.com", "hcshiring.com", "jobs.ac.uk", "reed.co.uk",
         "totaljobs.com", "jobadder.com", "interamt.de", "dvinci-easy.com", "dvinci.de", "softgarden.io",
-        "careers.gov.sg",
-        "seek.com.au", "jobserve.com", "apply.jobs", "applicantpro.com", "ttcportals.com"
+        "careers.gov.sg", "jobtrain.co.uk", "werkenvoornederland.nl", "smartjobs.qld.gov.au", "tal.net",
+        "hrmdirect.com", "paycomonline.net", "applitrack.com", "seek.com.au", "jobserve.com", "apply.jobs",
+        "applicantpro.com", "ttcportals.com"
     ]
 )
 FREE_MAIL = frozenset(
@@ -111,7 +112,8 @@ _DEPARTMENT_TAIL = re.compile(
     r"\s+(?:(?:department|dept\.?|school|faculty|division|office)\s+of\s+.*|graduate\s+school|admission\s+services|"
     r"academic\s+recruitment|talent\s+office|university\s+(?:relations|recruiting|programs)|"
     r"(?:program|pc|papers?)\s+chairs?|shipboard\s+recruitment|economic\s+development|strategic\s+sourcing|supply\s+chain|business\s+development|program\s+committee|"
-    r"papers?\s+committee|human\s+resources|people\s+services|hr\s+services|talent\s+services)$",
+    r"papers?\s+committee|human\s+resources|people\s+services|hr\s+services|talent\s+services|"
+    r"talent\s+(?:acquisition|attraction)(?:\s+(?:group|team))?|campus(?:\s+and\s+experienced)?(?:\s+\w+)?)$",
     re.IGNORECASE,
 )
 # Department phrases that open a sender's name before the organisation's own ("Service RH CAVS").
@@ -126,11 +128,14 @@ _DEPARTMENT_HEAD = re.compile(
     r"compras|commande\s+publique))?\s+(?:de\s+|du\s+|of\s+)?(?=\S)",
     re.IGNORECASE,
 )
+# Words that open a sender's phrase before the name ("Dein Zalando-Team").
+_OPENING_WORDS = frozenset(["dein", "deine", "ihr", "ihre", "votre", "ton", "your", "our"])
 _LOWER_LINKS = frozenset({"of", "at", "for", "from", "de", "des", "du", "der", "van", "do", "da", "del"})
 _ATS_NAMES = re.compile(
     r"\b(?:greenhouse|lever|workday|smartrecruiters|icims|taleo|ashby|workable|bamboohr|jobvite|teamtailor|"
     r"recruitee|linkedin|indeed|glassdoor|ziprecruiter|submittable|openreview|easychair|usajobs|jobadder|"
-    r"interamt|papercall|governmentjobs|neogov|civil\s+service\s+jobs|gc\s+jobs|careers@gov)\b",
+    r"interamt|papercall|governmentjobs|neogov|civil\s+service\s+jobs|gc\s+jobs|careers@gov|nhs\s+jobs|"
+    r"jobtrain|werken\s+voor\s+nederland|smart\s+jobs)\b",
     re.IGNORECASE,
 )
 _UPPER = "A-ZÀ-ÖØ-ÞĀ-Ž"
@@ -346,7 +351,8 @@ def _strip_tail(name: str) -> str:
     if len(rest) >= 2:
         name = rest  # "Direction des Ressources Humaines SIT", "Studierendensekretariat Universität X"
     words = name.split()
-    while len(words) > 1 and (words[0].lower() in _TAIL_WORDS or words[0] in _LOWER_LINKS):
+    while len(words) > 1 and (words[0].lower() in _TAIL_WORDS or words[0] in _LOWER_LINKS
+                              or words[0].lower() in _OPENING_WORDS):
         words.pop(0)  # "Personalabteilung Brauerei Hofmeister", "of Aldergrove Family Office"
     while len(words) > 1 and (words[-1].lower().strip(".,:-|") in _TAIL_WORDS or words[-1] in "-|:&"):
         words.pop()
@@ -362,6 +368,13 @@ def _clean_org(name: str) -> str:
     return _strip_tail(name).strip(" \t-|:,.;")
 
 
+_STREET_WORDS = frozenset(
+    ["way", "street", "st", "road", "rd", "place", "avenue", "ave", "lane", "drive", "square", "boulevard",
+     "blvd", "court", "parkway", "plaza", "strasse", "straße", "rue", "calle", "rua", "straat", "weg"]
+)
+_NUMBER_WORDS = frozenset(["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"])
+
+
 @functools.lru_cache(maxsize=8192)
 def _plausible(name: str) -> bool:
     if not name or len(name) < 2 or len(name) > 60:
@@ -371,6 +384,8 @@ def _plausible(name: str) -> bool:
         return False
     if _ID_LIKE.search(name):
         return False  # a manuscript or requisition number, not a name
+    if words[-1] in _STREET_WORDS and (words[0][:1].isdigit() or words[0] in _NUMBER_WORDS):
+        return False  # "One Microsoft Way", "1 Discovery Place": the address in the footer
     first = words[1] if words[0] == "the" and len(words) > 1 else words[0]
     return (first not in _STOP_ORG and not _ATS_NAMES.fullmatch(name.strip())
             and _LETTERS.search(name) is not None)
