@@ -162,6 +162,8 @@ _CUES = [
     (rf"\b(?:at|with|from|by)\s+(?P<org>(?:[Tt]he\s+)?{_ORG})", 1.0),
     (rf"\b(?:Interesse\s+an|bei\s+der|bei|chez|bij|na\s+empresa|en\s+la\s+empresa)\s+(?P<org>{_ORG})", 0.5),
 ]
+# The cues through which a recruiting agency names its client ("my client, X", "feedback from X").
+_CLIENT_CUES = frozenset({1, 2})
 # Each cue runs only when one of its words is in the text (a substring test is much cheaper than the regex).
 _CUE_TRIGGERS = [
     ("behalf",), ("client", "klant", "Kunde"), ("feedback", "heard back", "news from"),
@@ -645,12 +647,12 @@ def company(msg: ParsedMessage, kind: str | None = None) -> str | None:
     client_named = False
     for n, (regex, weight, triggers) in enumerate(_CUE_RES):
         if any(t in text for t in triggers):
-            if agency and n in (1, 2):
+            if agency and n in _CLIENT_CUES:
                 weight *= 3
             for found in regex.finditer(text):
                 add(found.group("org") or found.group("org2") if "org2" in regex.groupindex
                     else found.group("org"), weight)
-                client_named = client_named or (agency and n in (1, 2))
+                client_named = client_named or (agency and n in _CLIENT_CUES)
     if client_named:  # the agency's own name (its domain, sender, sign-off) decided nothing
         hint = ""
     for line in msg.signature.splitlines()[:6]:

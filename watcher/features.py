@@ -10,6 +10,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -397,14 +398,13 @@ _CONTEXT_ONLY = frozenset({"regret"})
 def message_texts(msg: ParsedMessage) -> Row:
     """(terms of subject + new text, sender tokens, cue tokens): the inputs of the model."""
     words = tokenize(f"{msg.subject}\n{msg.full_text}"[:MAIN_CHARS])
-    pairs = list(map(" ".join, zip(words, words[1:], strict=False)))
+    pairs = word_pairs(words)
     quoted = msg.quoted[:QUOTED_CHARS]
     cues = cue_tokens(words[:CUE_WORDS], "c", pairs) + (cue_tokens(quoted, "q") if quoted else [])
     if TONE_WORDS.isdisjoint(words):
         return words + pairs, sender_tokens(msg), " ".join(cues)
     plain = [w for w in words if w not in TONE_WORDS]
-    plain_pairs = list(map(" ".join, zip(plain, plain[1:], strict=False)))
-    return plain + plain_pairs, sender_tokens(msg), " ".join(cues)
+    return plain + word_pairs(plain), sender_tokens(msg), " ".join(cues)
 
 
 def word_terms(text: str | list[str], ngrams: int = 2) -> list[str]:
@@ -414,7 +414,12 @@ def word_terms(text: str | list[str], ngrams: int = 2) -> list[str]:
     tokens = _TOKEN.findall(text.lower())
     if ngrams < 2:
         return tokens
-    return tokens + list(map(" ".join, zip(tokens, tokens[1:], strict=False)))
+    return tokens + word_pairs(tokens)
+
+
+def word_pairs(tokens: Sequence[str]) -> list[str]:
+    """Neighbouring words as "w1 w2" terms (the same pairs at training and at classification time)."""
+    return list(map(" ".join, zip(tokens, tokens[1:], strict=False)))
 
 
 class TermVectorizer:
@@ -454,16 +459,16 @@ class TermVectorizer:
 
     def transform(self, texts: Iterable[str | list[str]]) -> sp.csr_matrix:
         """Rows of sublinear TF x IDF, l2-normalised. Counting is done for the whole batch by numpy."""
-        get, terms_of = self.vocabulary_.get, self.terms
-        ids: list[int | None] = []
+        get, terms_of, missing = self.vocabulary_.get, self.terms, repeat(-1)
+        ids: list[int] = []
         sizes = []
-        for text in texts:
+        for text in texts:  # one flat list of column ids (-1: not in the vocabulary), filled by C loops
             before = len(ids)
-            ids.extend(map(get, terms_of(text)))
+            ids.extend(map(get, terms_of(text), missing))
             sizes.append(len(ids) - before)
         n_docs, width = len(sizes), max(len(self.vocabulary_), 1)
         lengths = np.array(sizes, dtype=np.int64)
-        flat = np.array([-1 if i is None else i for i in ids], dtype=np.int64)
+        flat = np.array(ids, dtype=np.int64)
         docs = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
         known = flat >= 0
         keys, counts = np.unique(docs[known] * width + flat[known], return_counts=True)
