@@ -305,3 +305,50 @@ def test_a_street_address_in_the_footer_is_not_the_company() -> None:
     found = extract.company(msg)
     assert found is not None and "Way" not in found
     assert extract.same_company(found, "Microsoft Corporation")
+
+
+@pytest.mark.parametrize(
+    ("sender", "expected"),
+    [
+        ("International Office Universität Lindenthal <io@uni-lindenthal.de>", "Universität Lindenthal"),
+        ("P&O Waterschap Lage Venen <po@lagevenen.nl>", "Waterschap Lage Venen"),
+        ("Redacción Contraluz <redaccion@revistacontraluz.co>", "Contraluz"),
+        ("Lektorat Verlag Lindenblatt <lektorat@lindenblatt-verlag.de>", "Verlag Lindenblatt"),
+    ],
+)
+def test_a_department_named_before_the_organisation_is_dropped(sender: str, expected: str) -> None:
+    msg = message(sender, "Ihre Anfrage", "Hello,\n\nWe regret that we cannot offer you a place this year.")
+    assert extract.company(msg) == expected
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        ("callum@orchardstreet.com", "Orchard Street"),
+        ("danny@thecopperkettle.ie", "The Copper Kettle"),
+        ("dan@hearthandhook.co", "Hearth and Hook"),
+        ("sam@copperline.vc", "Copperline"),  # a short label is more often one brand than two words
+        ("m.koster@ltdelta.nl", "Ltdelta"),  # no English words spell it: left whole
+    ],
+)
+def test_a_domain_the_mail_never_spells_out_is_split_into_words(address: str, expected: str) -> None:
+    msg = message(f"Pat Quinlan <{address}>", "Re: our chat",
+                  "Hi Robin,\n\nThanks for the time. We've decided not to go ahead with this one.\n\nPat")
+    assert extract.company(msg, "investor") == expected
+
+
+def test_platforms_mail_apps_and_job_titles_are_not_the_company() -> None:
+    gupy = message("Grupo Jacarandá Varejo <naoresponda@gupy.com.br>", "Processo seletivo",
+                   "Olá,\n\nAgradecemos sua participação. Infelizmente seu perfil não foi selecionado.")
+    assert extract.company(gupy) == "Grupo Jacarandá Varejo"
+    isp = message("Brasserie Le Perron <brasserie.leperron@skynet.be>", "Candidature",
+                  "Bonjour,\n\nNous avons choisi un autre candidat.\n\nEnvoyé de mon iPhone")
+    assert extract.company(isp) == "Brasserie Le Perron"
+    outlook = message("Lisa Pemberton <lisa.pemberton@outlook.com>", "Re: quote",
+                      "Hi,\n\nWe went with another photographer in the end, sorry.\n\nSent from Outlook")
+    assert extract.company(outlook, "client") is None
+    title = message("Sabine Kuhlmann <s.kuhlmann@stadtwerke-emmertal.de>",
+                    "Sachbearbeitung Energieabrechnung (m/w/d)",
+                    "Sehr geehrte Frau Roth,\n\nleider haben wir uns für eine andere "
+                    "Bewerberin entschieden.\n\nStadtwerke Emmertal GmbH")
+    assert extract.same_company(extract.company(title), "Stadtwerke Emmertal")

@@ -38,7 +38,13 @@ ATS_DOMAINS = frozenset(
         "totaljobs.com", "jobadder.com", "interamt.de", "dvinci-easy.com", "dvinci.de", "softgarden.io",
         "careers.gov.sg", "jobtrain.co.uk", "werkenvoornederland.nl", "smartjobs.qld.gov.au", "tal.net",
         "hrmdirect.com", "paycomonline.net", "applitrack.com", "seek.com.au", "jobserve.com", "apply.jobs",
-        "applicantpro.com", "ttcportals.com"
+        "applicantpro.com", "ttcportals.com", "workstream.us", "workstream.is", "gupy.com.br", "ucas.com",
+        "ucas.ac.uk", "monmaster.gouv.fr", "hochschulstart.de", "conftool.net", "conftool.org",
+        "conftool.com", "paperplaza.net", "msr-cmt.org", "cmt3.research.microsoft.com", "bidsandtenders.ca",
+        "smartygrants.com.au", "substack.com", "ringcentral.com", "jobsatamazon.com", "fountain.com",
+        "harri.com", "snagajob.com", "jobs2web.com", "umantis.com", "concludis.de", "rexx-systems.com",
+        "prescreenapp.io", "flatchr.io", "talentsoft.com", "beetween.com", "kenjo.io", "bizneo.com",
+        "factorial.co", "pandape.com", "solides.com.br", "kenoby.com", "greenhouse-mail.com"
     ]
 )
 FREE_MAIL = frozenset(
@@ -52,7 +58,15 @@ FREE_MAIL = frozenset(
         "comcast.net", "verizon.net", "att.net", "sbcglobal.net", "shaw.ca", "rogers.com", "xtra.co.nz",
         "libero.it",
         "wp.pl", "seznam.cz", "mail.ru", "qq.com", "163.com", "naver.com", "rediffmail.com", "ymail.com",
-        "zoho.com", "mail.com", "yandex.com"
+        "zoho.com", "mail.com", "yandex.com", "bluewin.ch", "hispeed.ch", "sunrise.ch", "gmx.ch", "gmx.at",
+        "aon.at", "eircom.net", "posteo.de", "mailbox.org", "freenet.de", "arcor.de", "online.de",
+        "skynet.be", "telenet.be", "proximus.be", "hetnet.nl", "planet.nl", "xs4all.nl", "live.nl",
+        "hotmail.nl", "outlook.fr", "outlook.de", "outlook.es", "hotmail.co.uk", "live.co.uk", "talktalk.net",
+        "ntlworld.com", "blueyonder.co.uk", "btopenworld.com", "tiscali.it", "virgilio.it", "alice.it",
+        "tin.it", "movistar.es", "telefonica.net", "ig.com.br", "globo.com", "yahoo.com.br",
+        "hotmail.com.br", "yahoo.ca", "yahoo.com.au", "yahoo.co.in", "yahoo.in", "telus.net",
+        "videotron.ca", "sympatico.ca", "iinet.net.au", "tpg.com.au", "cox.net", "charter.net",
+        "earthlink.net", "juno.com", "tutanota.com", "tuta.io", "pm.me", "icloud.de"
     ]
 )
 # Words that end (or make up) a sender name or phrase without naming the organisation.
@@ -122,7 +136,11 @@ _DEPARTMENT_HEAD = re.compile(
     r"secrétariat|sekretariat|studierendensekretariat|hauptamt|personalservice|personalabteilung|"
     r"bürgermeisteramt|talent\s+acquisition|adquisición\s+de\s+talento|aquisição\s+de\s+talento|"
     r"recruitment\s+cell|placement\s+cell|training\s+&\s+placement\s+cell|admissions\s+office|"
-    r"graduate\s+admissions|recruitment|recrutement|recrutamento|reclutamiento|rrhh|rh|hr)"
+    r"graduate\s+admissions|recruitment|recrutement|recrutamento|reclutamiento|rrhh|rh|hr|p&o|"
+    r"international\s+office|studierendenservice|studienservice|hr\s+service\s+cent(?:er|re)|editorial\s+office|"
+    r"coordenação|coordinación|dirección|redacción|redaktion|redactie|opinieredactie|receptie|recepción|"
+    r"organização|organización|comité\s+de\s+programa|comité\s+d['’]organisation|comité\s+scientifique|"
+    r"lektorat|teamcoach|directeur|directrice|director['’]s\s+office)"
     r"(?:\s+(?:des|de\s+la|de|du|do|da|der|del|of|for))?"
     r"(?:\s+(?:ressources\s+humaines|recursos\s+humanos|rh|soins|talento|personal|admissions?|achats|"
     r"compras|commande\s+publique))?\s+(?:de\s+|du\s+|of\s+)?(?=\S)",
@@ -135,7 +153,8 @@ _ATS_NAMES = re.compile(
     r"\b(?:greenhouse|lever|workday|smartrecruiters|icims|taleo|ashby|workable|bamboohr|jobvite|teamtailor|"
     r"recruitee|linkedin|indeed|glassdoor|ziprecruiter|submittable|openreview|easychair|usajobs|jobadder|"
     r"interamt|papercall|governmentjobs|neogov|civil\s+service\s+jobs|gc\s+jobs|careers@gov|nhs\s+jobs|"
-    r"jobtrain|werken\s+voor\s+nederland|smart\s+jobs)\b",
+    r"jobtrain|werken\s+voor\s+nederland|smart\s+jobs|workstream|gupy|vagas|ucas|conftool|paperplaza|"
+    r"microsoft\s+cmt|hotcrp|smartygrants|bidsandtenders|mon\s+master|hochschulstart|substack)\b",
     re.IGNORECASE,
 )
 _UPPER = "A-ZÀ-ÖØ-ÞĀ-Ž"
@@ -195,7 +214,7 @@ _STOP_ORG = frozenset(
         "sehr", "damen", "herren", "nous", "vous", "votre", "madame", "monsieur", "merci", "candidature",
         "usted", "su", "sus", "gracias", "nosotros", "equipo", "estimado", "estimada", "u", "uw", "wij",
         "ons", "bedankt", "beste", "geachte", "você", "sua", "obrigado", "obrigada", "equipe", "prezado",
-        "prezada", "caro", "cara"
+        "prezada", "caro", "cara", "outlook", "iphone", "ipad", "android", "samsung", "yahoo", "gmail"
     ]
 )
 # Job titles are not organisations ("UX Designer" in a subject line).
@@ -207,7 +226,10 @@ _TITLE_WORDS = re.compile(
     r"update|application|interview|proposal|pitch|draft|query|deck|quote|enquiry|invitation|crew|assessment|"
     r"scheme|front|desk|summer|winter|spring|autumn|day|clinic|results?|outcome|manuscript|article|decision|"
     r"notification|instagram|twitter|linkedin|screen|screening|accepted|rejected|declined|unsuccessful|talk|"
-    r"submission|status)\b",
+    r"submission|status|merchandiser|producer|responsable|chefe|engenheiro|ingeniero|ingénieur|técnico|"
+    r"técnica|auxiliar|enfermeiro|enfermera|beleidsmedewerker|medewerker|verpleegkundige|sachbearbeitung|"
+    r"sachbearbeiter(?:in)?|referent(?:in)?|fachkraft)\b|"
+    r"\w(?:ingenieur|entwickler|leiter|berater|techniker|kauffrau|kaufmann|assistenz)(?:in)?\b",
     re.IGNORECASE,
 )
 _LEGAL = re.compile(
@@ -527,7 +549,9 @@ _BUSINESS_WORDS = frozenset(
         "lounge", "pharmacy", "farmácia", "farmacia", "apotheke", "muebles", "transports", "transportes",
         "elektrotechnik", "techniek", "hair", "beauty", "barber", "barbers", "dental", "dentistry", "vets",
         "veterinary", "kök", "salon", "spa", "motors", "autos", "plumbing", "builders", "joinery", "bakery",
-        "bäckerei", "boulangerie", "panadería", "padaria", "restaurante", "ristorante", "taqueria", "kitchen"
+        "bäckerei", "boulangerie", "panadería", "padaria", "restaurante", "ristorante", "taqueria", "kitchen",
+        "brasserie", "pâtisserie", "patisserie", "librairie", "bakkerij", "slagerij", "metzgerei",
+        "konditorei"
     ]
 )
 
@@ -746,7 +770,25 @@ def _from_domain(domain: str, hint: str, text: str) -> str:
     for tail in sorted(_ORG_SUFFIXES | _NAME_TAILS.keys(), key=len, reverse=True):
         if hint.endswith(tail) and len(hint) - len(tail) >= 4 and len(tail) >= 3:  # "baywindcap"
             return f"{hint[: -len(tail)].capitalize()} {_NAME_TAILS.get(tail, tail.capitalize())}"
-    return hint.capitalize()
+    return _split_words(hint) or hint.capitalize()
+
+
+_SHORT_LINKS = frozenset({"the", "and", "of", "de", "la", "el", "le"})
+
+
+def _split_words(label: str) -> str | None:
+    """"orchardstreet" -> "Orchard Street", "thecopperkettle" -> "The Copper Kettle", when English words
+    spell the whole label plausibly. A short label is more often one brand ("Copperline", "Trailhead",
+    "Balderton") than two words, so only long ones, or ones with "and" / "the" in them, are split."""
+    import wordninja  # about 0.1 s to load its word list: only for the mail that gets this far
+
+    words = wordninja.split(label)
+    linked = len(words) > 2 and any(w in _SHORT_LINKS for w in words)
+    if not 1 < len(words) <= 4 or not (linked or len(label) >= 11):
+        return None
+    if not all(len(w) >= 4 or (linked and (w in _SHORT_LINKS or len(w) >= 3)) for w in words):
+        return None  # "maa so ever", "g ouden haan": not English words, leave the label whole
+    return " ".join(w if w in _SHORT_LINKS and i else w.capitalize() for i, w in enumerate(words))
 
 
 # Name endings a domain abbreviates, as the organisation writes them.
