@@ -346,9 +346,22 @@ def test_platforms_mail_apps_and_job_titles_are_not_the_company() -> None:
     assert extract.company(isp) == "Brasserie Le Perron"
     outlook = message("Lisa Pemberton <lisa.pemberton@outlook.com>", "Re: quote",
                       "Hi,\n\nWe went with another photographer in the end, sorry.\n\nSent from Outlook")
-    assert extract.company(outlook, "client") is None
+    assert extract.company(outlook, "job") is None
     title = message("Sabine Kuhlmann <s.kuhlmann@stadtwerke-emmertal.de>",
                     "Sachbearbeitung Energieabrechnung (m/w/d)",
                     "Sehr geehrte Frau Roth,\n\nleider haben wir uns für eine andere "
                     "Bewerberin entschieden.\n\nStadtwerke Emmertal GmbH")
     assert extract.same_company(extract.company(title), "Stadtwerke Emmertal")
+
+
+def test_an_angel_or_private_client_on_free_mail_is_the_decider() -> None:
+    msg = message("Graham Whitlock <g.whitlock@btinternet.com>", "Re: seed round",
+                  "Hi Robin,\n\nI've thought it over and I'm going to sit this round out. Good luck with it.")
+    assert extract.company(msg, "investor") == "Graham Whitlock"
+    assert extract.company(msg, "job") is None  # a person hiring from home mail: the business is unknown
+
+
+def test_office_of_admissions_before_a_comma_is_a_department() -> None:
+    msg = message("Office of Admissions, Harrowgate School of Medicine <admissions@hsm.ac.uk>",
+                  "Admission decision", "Dear Robin,\n\nWe regret that we are unable to offer you a place.")
+    assert extract.company(msg, "academic") == "Harrowgate School of Medicine"

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import extract
 from .features import BLOCKS, Features
-from .messages import ParsedMessage, ParseError, parse, split_reply
+from .messages import ParsedMessage, ParseError, parse, sender_of, split_reply
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +64,8 @@ def default_model_dir() -> Path:
 
 def record_to_message(rec: dict[str, Any]) -> ParsedMessage:
     """A training_data record as the ParsedMessage production would build (same split of the body)."""
-    from email.utils import parseaddr
-
     sender = rec.get("from") or ""
-    name, address = parseaddr(sender)
+    name, address = sender_of(sender)  # as parse() reads a From header ("Office of X, Y <a@y.edu>")
     text, quoted, signature = split_reply((rec.get("body") or "").replace("\r\n", "\n"))
     date = None
     if rec.get("date"):

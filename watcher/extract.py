@@ -130,20 +130,26 @@ _DEPARTMENT_TAIL = re.compile(
     r"talent\s+(?:acquisition|attraction)(?:\s+(?:group|team))?|campus(?:\s+and\s+experienced)?(?:\s+\w+)?)$",
     re.IGNORECASE,
 )
+_PART_OF = re.compile(r"\s+(?:department|dept\.?|school)\s+of\b", re.IGNORECASE)
+_INSTITUTION = re.compile(
+    r"\b(?:university|universit[yäéà]t?|universidad|universidade|universiteit|college|institute|hospital|"
+    r"council|government|ministry|county|city|state\s+of)\b",
+    re.IGNORECASE,
+)
 # Department phrases that open a sender's name before the organisation's own ("Service RH CAVS").
 _DEPARTMENT_HEAD = re.compile(
     r"^(?:direction|service|département|departamento|divisão|secretaría|secretaria|secretariat|"
     r"secrétariat|sekretariat|studierendensekretariat|hauptamt|personalservice|personalabteilung|"
     r"bürgermeisteramt|talent\s+acquisition|adquisición\s+de\s+talento|aquisição\s+de\s+talento|"
     r"recruitment\s+cell|placement\s+cell|training\s+&\s+placement\s+cell|admissions\s+office|"
-    r"graduate\s+admissions|recruitment|recrutement|recrutamento|reclutamiento|rrhh|rh|hr|p&o|"
+    r"graduate\s+admissions|office\s+of\s+(?:graduate\s+)?admissions?|recruitment|recrutement|recrutamento|reclutamiento|rrhh|rh|hr|p&o|"
     r"international\s+office|studierendenservice|studienservice|hr\s+service\s+cent(?:er|re)|editorial\s+office|"
     r"coordenação|coordinación|dirección|redacción|redaktion|redactie|opinieredactie|receptie|recepción|"
     r"organização|organización|comité\s+de\s+programa|comité\s+d['’]organisation|comité\s+scientifique|"
     r"lektorat|teamcoach|directeur|directrice|director['’]s\s+office)"
     r"(?:\s+(?:des|de\s+la|de|du|do|da|der|del|of|for))?"
     r"(?:\s+(?:ressources\s+humaines|recursos\s+humanos|rh|soins|talento|personal|admissions?|achats|"
-    r"compras|commande\s+publique))?\s+(?:de\s+|du\s+|of\s+)?(?=\S)",
+    r"compras|commande\s+publique))?,?\s+(?:de\s+|du\s+|of\s+)?(?=\S)",
     re.IGNORECASE,
 )
 # Words that open a sender's phrase before the name ("Dein Zalando-Team").
@@ -368,9 +374,14 @@ def _addr(value: str) -> str:
 
 
 def _strip_tail(name: str) -> str:
-    head = _DEPARTMENT_TAIL.sub("", name)
-    if head.lower() not in ("", "the"):  # "the Department of Veterans Affairs" is the organisation itself
-        name = head
+    tail = _DEPARTMENT_TAIL.search(name)
+    if tail:
+        head = name[: tail.start()]
+        # "the Department of Veterans Affairs", "Harrowgate School of Medicine" are the organisation itself;
+        # "Aalto University School of Business" is a part of one
+        if head.lower() not in ("", "the") and not (
+                _PART_OF.match(tail.group(0)) and _INSTITUTION.search(head) is None):
+            name = head
     rest = _DEPARTMENT_HEAD.sub("", name)
     if len(rest) >= 2:
         name = rest  # "Direction des Ressources Humaines SIT", "Studierendensekretariat Universität X"
@@ -550,8 +561,8 @@ _BUSINESS_WORDS = frozenset(
         "elektrotechnik", "techniek", "hair", "beauty", "barber", "barbers", "dental", "dentistry", "vets",
         "veterinary", "kök", "salon", "spa", "motors", "autos", "plumbing", "builders", "joinery", "bakery",
         "bäckerei", "boulangerie", "panadería", "padaria", "restaurante", "ristorante", "taqueria", "kitchen",
-        "brasserie", "pâtisserie", "patisserie", "librairie", "bakkerij", "slagerij", "metzgerei",
-        "konditorei"
+        "brasserie", "pâtisserie", "patisserie", "librairie", "pharmacie", "inn", "zine", "oficina",
+        "bakkerij", "slagerij", "metzgerei", "konditorei"
     ]
 )
 
@@ -653,13 +664,15 @@ def company(msg: ParsedMessage, kind: str | None = None) -> str | None:
     local = msg.sender_address.split("@", 1)[0]
     display = re.sub(r"\s+(?:via|vía|über|par)\s+.*$", "", (msg.sender_name or "")[:200], flags=re.IGNORECASE)
     # "Maya at Hollis", "Rita da Agência Ondas", "Werken bij Versland": the organisation is the end
-    display = _PERSON_AT.sub("", display)
-    display = re.sub(r"\s*[(\[].*?[)\]]\s*", " ", display).strip()
+    named = _PERSON_AT.sub("", display)
+    introduced = named != display  # "Jordan @ Code Forward": what follows the "@" is not a person
+    display = re.sub(r"\s*[(\[].*?[)\]]\s*", " ", named).strip()
     parts = [p for p in re.split(r"\s[-|:–]\s", display) if _plausible(_clean_org(p))]
     display = max(parts, key=lambda p: (_matches_hint_name(p, hint), len(p))) if parts else ""
     if display and not _ATS_NAMES.search(display):
         name = _clean_org(display)
-        if _plausible(name) and not (_looks_like_person(display, local) and name == display.strip()):
+        if _plausible(name) and (introduced or not (_looks_like_person(display, local)
+                                                     and name == display.strip())):
             add(name, (4.0 if is_ats(domain) or name != display.strip() else 2.0)
                 + (2.0 if _matches_hint_name(name, hint) else 0.0))
     text = msg.full_text
@@ -695,6 +708,8 @@ def company(msg: ParsedMessage, kind: str | None = None) -> str | None:
     if not scores:
         if hint and len(hint) >= 3 and not is_ats(domain):
             return _from_domain(domain, hint, f"{subject}\n{text}")
+        if kind in ("investor", "client") and _PERSON_NAME.fullmatch(msg.sender_name or ""):
+            return msg.sender_name  # an angel investor or a private client decides for themselves
         return None
     # "Acme" (or "Sonrisa Norte") mentioned alone supports "Acme Robotics" ("Clínica Dental Sonrisa Norte")
     total = dict(scores)
@@ -715,6 +730,8 @@ def company(msg: ParsedMessage, kind: str | None = None) -> str | None:
     return name
 
 
+_PERSON_NAME = re.compile(
+    rf"[{_UPPER}][a-zà-ÿ'’-]+(?:\s+(?:van|von|de|da|del|der|di)?\s*[{_UPPER}][a-zà-ÿ'’-]+){{1,2}}")
 _ACRONYM = re.compile(r"[A-Z]{2,6}")
 _SKIP_IN_ACRONYM = frozenset({"of", "for", "and", "&", "the", "de", "du", "des", "la", "le", "del", "da",
                               "do", "für", "und", "van", "voor", "en", "et", "y", "e"})

@@ -151,7 +151,7 @@ def _parse(msg: Message) -> ParsedMessage:
     if not msg.keys() and not msg.get_payload():
         raise ParseError("no headers and no body")
     # the address comes from the raw header: an encoded display name must not be able to supply it
-    name, address = _sender(_unfold(str(raw_from)))
+    name, address = sender_of(_unfold(str(raw_from)))
     plain, htmls, attachments = _collect(msg)
     return _assemble(headers, name, address, plain, htmls, attachments)
 
@@ -216,7 +216,7 @@ def _header(value: object) -> str:
 _ANGLE_ADDR = re.compile(r"<([^<>\s]+@[^<>\s]+)>\s*$")
 
 
-def _sender(raw: str) -> tuple[str, str]:
+def sender_of(raw: str) -> tuple[str, str]:
     """(decoded display name, address) of a raw From header; the address is never taken from the
     decoded name, so an encoded word cannot smuggle in a different address."""
     angle = _ANGLE_ADDR.search(raw)
