@@ -287,6 +287,10 @@ def test_umlauts_and_their_ascii_spelling_are_one_name() -> None:
         ("Your application: Financial Planning Analyst (R0032154)", "Financial Planning Analyst"),
         ("Lower Elementary Guide", "Lower Elementary Guide"),
         ("Interview outcome", None),
+        ("Respuesta a tu candidatura - Técnico/a de Selección", "Técnico/a de Selección"),
+        ("AW: Bewerbung Tischlergeselle", "Tischlergeselle"),
+        ("Uw sollicitatie voor Beleidsmedewerker Duurzaamheid", "Beleidsmedewerker Duurzaamheid"),
+        ("Candidature spontanée", None),
     ],
 )
 def test_role_from_the_subject_line(subject: str, expected: str | None) -> None:

@@ -903,7 +903,8 @@ def role(msg: ParsedMessage) -> str | None:
 
 
 _SUBJECT_APPLICATION = re.compile(
-    r"(?:application|candidacy|candidature|applying|applied)\s*(?:for|to|as|:|-|–)\s*(?:the\s+|our\s+)?"
+    r"(?:application|candidacy|candidature|candidatura|bewerbung|sollicitatie|applying|applied)\s*"
+    r"(?:for|to|as|als|für|auf|para|pour|au\s+poste\s+de|voor|:|-|–|(?<=[gea])(?=\s))\s*(?:the\s+|our\s+|die\s+|el\s+|la\s+|le\s+|de\s+)?"
     r"(?:position\s+of\s+|role\s+of\s+|post\s+of\s+)?(?P<role>[^|:–]+?)"
     r"(?:\s+(?:at|with|@|-|–|\|)\s+.*|\s*\(.*)?$",
     re.IGNORECASE,
@@ -918,7 +919,10 @@ _SUBJECT_PARTS = re.compile(r"\s+[-–|]\s+|:\s+")
 _NOT_ROLE = re.compile(
     r"\b(?:interview|outcome|update|status|application|applications|feedback|thank|thanks|decision|result|"
     r"results|your|our|we|next|steps|regarding|re|news|follow|following|candidate|candidacy|vacancy|ref|"
-    r"job\s+id|requisition|assessment|unfortunately|sorry|hello|hi)\b",
+    r"job\s+id|requisition|assessment|unfortunately|sorry|hello|hi|candidature|candidatura|bewerbung|"
+    r"sollicitatie|entrevista|entretien|gesprek|vorstellungsgespräch|resultado|uitslag|terugkoppeling|"
+    r"réponse|respuesta|resposta|absage|rückmeldung|proceso|selectieprocedure|"
+    r"stellenausschreibung|kennziffer|vacature|vaga|vacante|poste|stelle|processo|procédure)\b",
     re.IGNORECASE,
 )
 _MORE_ROLE_WORDS = re.compile(
@@ -932,7 +936,15 @@ _MORE_ROLE_WORDS = re.compile(
     r"apprentice|apprenticeship|graduate|trainee|fellow|analyst|agronomist|chemist|biologist|"
     r"geologist|economist|statistician|actuary|auditor|bookkeeper|controller|cashier|clerk|"
     r"receptionist|secretary|concierge|housekeeper|attendant|lifeguard|gardener|landscaper|"
-    r"surveyor|estimator|foreman|superintendent|inspector|officer|ranger|firefighter)\b",
+    r"surveyor|estimator|foreman|superintendent|inspector|officer|ranger|firefighter|generalist|host|"
+    r"hostess|auditor|recepcionista|camarer[oa]|jef[ea]|gestor[a]?|técnic[oa]|conseill[eè]re?|"
+    r"vendeu(?:r|se)|serveu(?:r|se)|cuisini[eè]re?|comptable|infirmi[eè]re?|enseignante?|professeure?|"
+    r"caviste|auxiliar|enfermer[oa]|enfermeir[oa]|contable|cociner[oa]|dependient[ea]|médic[oa]|"
+    r"verpleegkundige|docent|kok|monteur|chauffeur|sachbearbeit\w*|fachkraft|erzieher(?:in)?|"
+    r"lehrer(?:in)?|koch|köchin|verkäufer(?:in)?|assistent|atendente|vendedor[a]?|cozinheir[oa]|"
+    r"estagiári[oa]|becari[oa]|practicante|stagiaire|alternante?|werkstudent(?:in)?|"
+    r"verzorgende|\w*geselle|\w*monteur|"
+    r"\w+(?:medewerker|leider|mitarbeiter(?:in)?|fachkraft|leiter(?:in)?|referent(?:in)?))\b",
     re.IGNORECASE,
 )
 
