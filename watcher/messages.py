@@ -195,6 +195,8 @@ def _header(value: object) -> str:
     """Decode RFC 2047 words with charset fallbacks, raw 8-bit text as utf-8/cp1252; unfold; never raise."""
     parts = []
     value = str(value)
+    if "=?" not in value and value.isascii():  # no encoded words, no raw 8-bit bytes: most headers
+        return _WS.sub(" ", value.replace("\r", " ").replace("\n", " ")).strip()
     if _SURROGATES.search(value):  # the parser keeps raw 8-bit bytes in headers as surrogates
         try:
             value = _decode_bytes(value.encode("ascii", "surrogateescape"), None)
@@ -391,6 +393,7 @@ _QUOTE_HEADER = re.compile(
     )\s*$""",
     re.IGNORECASE | re.VERBOSE,
 )
+_WRAPPED_HEADER = re.compile(r"\s*(?:On|Am|Le|El|Op|Em)\s")  # may go on with "wrote:" on the next line
 _OUTLOOK_FROM = re.compile(r"^\s*\*?(?:From|Von|De|Van|Da)\s?:\*?\s+\S", re.IGNORECASE)
 _OUTLOOK_NEXT = re.compile(
     r"^\s*\*?(?:Sent|Date|Gesendet|Datum|Envoy[ée]|Enviado|Fecha|Verzonden|Data|To|An|À|Para|Aan)\s?:",
@@ -414,7 +417,7 @@ def split_reply(text: str) -> tuple[str, str, str]:
             cut = i
             break
         # "On Tue, 3 Mar 2026 at 10:02, Jane Doe <jane@x>\nwrote:" wrapped over two lines
-        if i + 1 < len(lines) and re.match(r"^\s*(?:On|Am|Le|El|Op|Em)\s", line) and _QUOTE_HEADER.match(
+        if i + 1 < len(lines) and _WRAPPED_HEADER.match(line) and _QUOTE_HEADER.match(
             line + " " + lines[i + 1]
         ):
             cut = i
