@@ -173,6 +173,18 @@ def test_record_to_message_splits_the_quoted_thread() -> None:
     assert msg.text == "Thanks, no." and "interview" in msg.quoted and msg.sender_address == "a@b.example"
 
 
+@pytest.mark.parametrize(
+    "sender",
+    ["Office of Admissions, Harrowgate School <adm@harrowgate.edu>", "Jo @ Harrowgate <adm@harrowgate.edu>"],
+)
+def test_record_to_message_reads_the_sender_as_parse_does(sender: str) -> None:
+    # an unquoted comma or "@" in the display name: the address is still the one in angle brackets
+    from_record = record_to_message({"id": "r2", "from": sender, "subject": "x", "body": "no"})
+    from_mail = parse(f"From: {sender}\r\nSubject: x\r\n\r\nno\r\n".encode())
+    assert from_record.sender_address == from_mail.sender_address == "adm@harrowgate.edu"
+    assert from_record.sender_name == from_mail.sender_name
+
+
 # ---------------------------------------------------------------------------------------- load errors
 
 
