@@ -507,7 +507,8 @@ def _hint_candidates(text: str, hint: str) -> list[tuple[str, float]]:
                 start -= 1  # "Woonstichting Havenkwartier", "Editorial Tres Ríos"
             name = _clean_org(" ".join(words[start:end]))
             if name:
-                out.append((name, 3.0 + 3.0 * covered / len(hint) - 0.3 * (end - start - used)))
+                out.append((name, WEIGHTS["hint"] + WEIGHTS["hint_cover"] * covered / len(hint)
+                            - 0.3 * (end - start - used)))
     return out
 
 
@@ -635,6 +636,20 @@ def _sign_off_orgs(tail: str) -> list[str]:
 
 
 WEAK_EVIDENCE = 2.0
+# How much each kind of evidence counts toward a name (the cues of the text carry their own, in _CUES).
+# Display, sign-off and subject were set by a coordinate search on the training split (2.0, 1.5 and 2.0
+# before): company right for 0.851 -> 0.856 of its rejections, 0.798 -> 0.811 on the held-out split.
+WEIGHTS = {
+    "display": 2.66,  # the sender's display name
+    "display_named": 4.0,  # ...when an ATS sends it, or it had to be cut out of a longer phrase
+    "display_hint": 2.0,  # ...more when the sender's domain spells it
+    "signature": 1.0,  # a line of the signature block
+    "sign_off": 3.0,  # an organisation on the last lines of the text
+    "subject": 1.0,  # named in the subject line
+    "hint": 3.0,  # a capitalised run that spells the sender's domain...
+    "hint_cover": 3.0,  # ...plus this times the share of the domain it spells
+    "agency_client": 3.0,  # a recruiting agency's "my client X" / "feedback from X" counts this many times
+}
 
 
 def company(msg: ParsedMessage, kind: str | None = None) -> str | None:
@@ -673,8 +688,9 @@ def company(msg: ParsedMessage, kind: str | None = None) -> str | None:
         name = _clean_org(display)
         if _plausible(name) and (introduced or not (_looks_like_person(display, local)
                                                      and name == display.strip())):
-            add(name, (4.0 if is_ats(domain) or name != display.strip() else 2.0)
-                + (2.0 if _matches_hint_name(name, hint) else 0.0))
+            vouched = is_ats(domain) or name != display.strip()
+            add(name, WEIGHTS["display_named" if vouched else "display"]
+                + (WEIGHTS["display_hint"] if _matches_hint_name(name, hint) else 0.0))
     text = msg.full_text
     if len(text) > COMPANY_CHARS:  # the opening paragraphs and the sign-off
         text = text[: COMPANY_CHARS - 600] + "\n" + text[-600:]
@@ -685,7 +701,7 @@ def company(msg: ParsedMessage, kind: str | None = None) -> str | None:
     for n, (regex, weight, triggers) in enumerate(_CUE_RES):
         if any(t in text for t in triggers):
             if agency and n in _CLIENT_CUES:
-                weight *= 3
+                weight *= WEIGHTS["agency_client"]
             for found in regex.finditer(text):
                 add(found.group("org") or found.group("org2") if "org2" in regex.groupindex
                     else found.group("org"), weight)
@@ -694,13 +710,13 @@ def company(msg: ParsedMessage, kind: str | None = None) -> str | None:
         hint = ""
     for line in msg.signature.splitlines()[:6]:
         if re.fullmatch(_ORG, line.strip()):
-            add(line, 1.0)
+            add(line, WEIGHTS["signature"])
     for name in () if agency else _sign_off_orgs(msg.text[-400:]):
-        add(name, 1.5)
+        add(name, WEIGHTS["sign_off"])
     subject = _REPLY_PREFIX.sub("", msg.subject[:300].strip())
     for regex in _SUBJECT_CUES:
         for found in regex.finditer(subject):
-            add(found.group("org"), 2.0)
+            add(found.group("org"), WEIGHTS["subject"])
     if hint:
         where = f"{msg.sender_name[:200]}\n{subject}\n{text}\n{msg.quoted[:500]}"
         for name, weight in _hint_candidates(where, hint):
