@@ -75,6 +75,12 @@ CUES: dict[str, str] = {
         whose|candidates whose|closer match|better match|better fit|internal candidate|
         hire someone else|hired someone else|chosen a different|chose a different|awarded to another|
         another studio|another firm|another supplier|another provider|work with another|going with someone|
+        hired another|chosen another|chose another|selected another|selected a different|stay with our|
+        staying with our|stick with our|sticking with our|keep our current|keeping our current|remain with
+        our|continue with our current|continue with our existing|awarded to|contract has been awarded|been
+        awarded to|will be issued to|adjudicado a|adjudicada a|empresa vencedora|zuschlag erhielt|zuschlag
+        wurde|gegund aan|attribué à|otro proveedor|outro fornecedor|autre prestataire|anderen anbieter|andere
+        leverancier|
         go with someone|ended up going with|decided to hire|someone
         else|quedamos con otra|otra persona|fechando com|outras pessoas|seguir com outras|quelqu'un
         d'autre|pris quelqu'un|jemand anderen|andere persoon|iemand anders""",
@@ -93,7 +99,9 @@ CUES: dict[str, str] = {
         declined|was declined|will not appear|unable to make you an offer|not able to make you an
         offer|unable to offer you|can't offer|cannot offer|can not offer|haven't been able to offer|not been
         able to offer|not offer you a place|nicht berücksichtigt|keine zusage|af te wijzen|niet
-        toegekend|não foi aprovad*|no ha sido aprobad*|non retenue|n'a pas été retenu*|
+        toegekend|não foi aprovad*|no ha sido aprobad*|non retenue|n'a pas été retenu*|not awarded|not been
+        awarded|not the lowest|not the preferred|niet gegund|non attribué|kein zuschlag|nicht den zuschlag|
+        no adjudicad*|não adjudicad*|
         can't use you|staffed up|not matching|does not match|doesn't match|did not meet|do not meet|don't
         meet|doesn't meet|does not meet|don't currently meet|not among|not referred|not be referred|excluded
         from|excluída|excluído""",
@@ -103,7 +111,11 @@ CUES: dict[str, str] = {
         featuring|not a fit for our|not for our|not be able to take|can't take it|cannot take it|not be
         accepting|
         it's a pass|a pass from us|a pass for us|not going to lead|not going to participate|won't be making
-        an investment|not be making an investment|not making an investment|not going to invest""",
+        an investment|not be making an investment|not making an investment|not going to invest|we're a
+        no|i'm a no|a no for now|a no from us|a no from me|no from me|count me out|i'm out on|skip this
+        round|skip this one|skip this extension|sit this round out|not invest this time|not be dabei|nicht
+        dabei sein|nicht investieren|bin raus|sind raus|vamos a pasar|voy a pasar|paso esta vez|não é para
+        mim|não vamos investir|no vamos a invertir|nous passons|je passe mon tour|ik haak af""",
     "filled": """position has been filled|role has been filled|position was filled|role was filled|vacancy has
         been filled|filled the role|filled the position|position has been closed|role has been closed|role is
         now closed|position is now closed|hiring freeze|no longer hiring|role has been cancelled|position has
