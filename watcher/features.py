@@ -74,6 +74,8 @@ CUES: dict[str, str] = {
         to another|offered the role to|offered the position to|extend an offer to another|candidate
         whose|candidates whose|closer match|better match|better fit|internal candidate|
         hire someone else|hired someone else|chosen a different|chose a different|awarded to another|
+        go with the other|went with the other|going with the other|a otra candidata|a otro candidato|l'autre
+        candidat*|outra candidata|weren't selected|were not selected|wasn't selected|was not selected|
         another studio|another firm|another supplier|another provider|work with another|going with someone|
         hired another|chosen another|chose another|selected another|selected a different|stay with our|
         staying with our|stick with our|sticking with our|keep our current|keeping our current|remain with
@@ -101,7 +103,11 @@ CUES: dict[str, str] = {
         able to offer|not offer you a place|nicht berücksichtigt|keine zusage|af te wijzen|niet
         toegekend|não foi aprovad*|no ha sido aprobad*|non retenue|n'a pas été retenu*|not awarded|not been
         awarded|not the lowest|not the preferred|niet gegund|non attribué|kein zuschlag|nicht den zuschlag|
-        no adjudicad*|não adjudicad*|
+        no adjudicad*|não adjudicad*|not admitted|not been admitted|geen plaats|niet toegelaten|não
+        colocad*|não foi contemplad*|no fue seleccionad*|no resultó seleccionad*|not able to award|aren't able
+        to award|unable to award|not been able to match|unable to match you|unable to invite|not able to
+        invite|weren't able to offer|were not able to offer|keinen platz|nicht angenommen|nicht zur
+        förderung|nicht gefördert|não vai entrar|can't publish|cannot publish|decision is final|
         can't use you|staffed up|not matching|does not match|doesn't match|did not meet|do not meet|don't
         meet|doesn't meet|does not meet|don't currently meet|not among|not referred|not be referred|excluded
         from|excluída|excluído""",
@@ -121,7 +127,10 @@ CUES: dict[str, str] = {
         now closed|position is now closed|hiring freeze|no longer hiring|role has been cancelled|position has
         been cancelled|
         already full|lineup is full|already assigned|already committed|booked through|fully booked|already
-        filled|now filled|have filled|we've filled""",
+        filled|now filled|have filled|we've filled|has been filled|have been filled|ist besetzt|ist bereits
+        besetzt|wurde besetzt|preenchida|gone internal|went internal|going internal|pulled the
+        headcount|pulled the role|pulled the position|can't extend the offer|cannot extend the
+        offer|rescind*|withdraw the offer|withdrawing the offer|offer has been withdrawn""",
     "found_someone": """found someone|found somebody|found a candidate|found the right|got someone|got
         somebody|hired someone|hired somebody|have hired|we've hired|already hired|already found|
         already have someone|already got someone|somebody already|someone already|someone internal|
