@@ -318,6 +318,9 @@ def test_a_street_address_in_the_footer_is_not_the_company() -> None:
         ("P&O Waterschap Lage Venen <po@lagevenen.nl>", "Waterschap Lage Venen"),
         ("Redacción Contraluz <redaccion@revistacontraluz.co>", "Contraluz"),
         ("Lektorat Verlag Lindenblatt <lektorat@lindenblatt-verlag.de>", "Verlag Lindenblatt"),
+        ("Kulturamt der Stadt Regensfeld <kulturamt@regensfeld.de>", "Stadt Regensfeld"),
+        ("Landratsamt Hohenfels <bewerbung@lra-hohenfels.de>", "Landratsamt Hohenfels"),  # an office itself
+        ("2025 Kuvana Climate Leaders <selection@kuvanaclimate.org>", "Kuvana Climate Leaders"),
     ],
 )
 def test_a_department_named_before_the_organisation_is_dropped(sender: str, expected: str) -> None:

@@ -41,7 +41,8 @@ ATS_DOMAINS = frozenset(
         "applicantpro.com", "ttcportals.com", "workstream.us", "workstream.is", "gupy.com.br", "ucas.com",
         "ucas.ac.uk", "monmaster.gouv.fr", "hochschulstart.de", "conftool.net", "conftool.org",
         "conftool.com", "paperplaza.net", "msr-cmt.org", "cmt3.research.microsoft.com", "bidsandtenders.ca",
-        "smartygrants.com.au", "substack.com", "ringcentral.com", "jobsatamazon.com", "fountain.com",
+        "smartygrants.com.au", "goodgrants.com", "substack.com", "ringcentral.com", "jobsatamazon.com",
+        "fountain.com",
         "harri.com", "snagajob.com", "jobs2web.com", "umantis.com", "concludis.de", "rexx-systems.com",
         "prescreenapp.io", "flatchr.io", "talentsoft.com", "beetween.com", "kenjo.io", "bizneo.com",
         "factorial.co", "pandape.com", "solides.com.br", "kenoby.com", "greenhouse-mail.com"
@@ -146,7 +147,8 @@ _DEPARTMENT_HEAD = re.compile(
     r"international\s+office|studierendenservice|studienservice|hr\s+service\s+cent(?:er|re)|editorial\s+office|"
     r"coordenação|coordinación|dirección|redacción|redaktion|redactie|opinieredactie|receptie|recepción|"
     r"organização|organización|comité\s+de\s+programa|comité\s+d['’]organisation|comité\s+scientifique|"
-    r"lektorat|teamcoach|directeur|directrice|director['’]s\s+office)"
+    r"lektorat|teamcoach|directeur|directrice|director['’]s\s+office|\w+referat|secretaris|residenzprogramm|"
+    r"(?:kultur|personal|presse)amt(?:\s+der)?|learning\s+&\s+development)"
     r"(?:\s+(?:des|de\s+la|de|du|do|da|der|del|of|for))?"
     r"(?:\s+(?:ressources\s+humaines|recursos\s+humanos|rh|soins|talento|personal|admissions?|achats|"
     r"compras|commande\s+publique))?,?\s+(?:de\s+|du\s+|of\s+)?(?=\S)",
@@ -160,7 +162,7 @@ _ATS_NAMES = re.compile(
     r"recruitee|linkedin|indeed|glassdoor|ziprecruiter|submittable|openreview|easychair|usajobs|jobadder|"
     r"interamt|papercall|governmentjobs|neogov|civil\s+service\s+jobs|gc\s+jobs|careers@gov|nhs\s+jobs|"
     r"jobtrain|werken\s+voor\s+nederland|smart\s+jobs|workstream|gupy|vagas|ucas|conftool|paperplaza|"
-    r"microsoft\s+cmt|hotcrp|smartygrants|bidsandtenders|mon\s+master|hochschulstart|substack)\b",
+    r"microsoft\s+cmt|hotcrp|smartygrants|good\s+grants|bidsandtenders|mon\s+master|hochschulstart|substack)\b",
     re.IGNORECASE,
 )
 _UPPER = "A-ZÀ-ÖØ-ÞĀ-Ž"
@@ -254,6 +256,7 @@ _POSSESSIVE = re.compile(r"(?:'s|’s)$")
 _LETTERS = re.compile(r"[A-Za-z]{2}")
 _ID_LIKE = re.compile(r"\b[A-Z]+(?:-[A-Z0-9]+){2,}|\b\d{5,}\b")
 _YEAR = re.compile(r"\s+(?:19|20)\d\d$")
+_LEADING_YEAR = re.compile(r"^(?:19|20)\d\d\s+(?=\S)")
 
 
 @dataclass(frozen=True)
@@ -400,6 +403,7 @@ def _strip_tail(name: str) -> str:
 def _clean_org(name: str) -> str:
     name = _SPACES.sub(" ", name).strip(" \t-|:,.;'\"’")
     name = _POSSESSIVE.sub("", name).removeprefix("the ")  # "with the Department of ..." (not "The Atlantic")
+    name = _LEADING_YEAR.sub("", name)  # "2025 Teach Forward"
     return _strip_tail(name).strip(" \t-|:,.;")
 
 
