@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import mailbox
 import shutil
@@ -148,6 +149,24 @@ def test_rejection_details(shipped: Classifier) -> None:
                                                             "Supply Chain Analyst")
     assert (interview.kind, interview.stage) == ("job", "interview")
     assert investor.kind == "investor" and investor.stage is None and investor.role is None
+
+
+# What an HTML careers mail turns into before its letter starts: banner, navigation, the job's details.
+BANNER = (
+    "View this email in your browser\n\nCareers | Life at Fernhill | Benefits | Locations | Students\n\n"
+    + "Our people are at the heart of everything we do. With 12,000 colleagues in 40 countries, we are proud "
+    "to be recognised as a top employer again this year, and we are committed to an inclusive hiring "
+    "process for everyone. " * 4
+    + "\n\nJob title: Supply Chain Analyst | Requisition ID: 48213 | Location: Hybrid\n\n"
+)
+
+
+@pytest.mark.parametrize(("name", "label"), [("ats", "rejection"), ("interview_invitation", "not_rejection")])
+def test_a_long_banner_before_the_letter_hides_nothing(shipped: Classifier, name: str, label: str) -> None:
+    plain = REJECTIONS.get(name) or HARD_NEGATIVES[name]
+    assert len(BANNER) > 1000  # beyond the word features' window, were it not skipped
+    bannered = dataclasses.replace(plain, text=BANNER + plain.text)
+    assert [v.label for v in shipped.classify([plain, bannered])] == [label, label]
 
 
 def test_batch_keeps_order_and_handles_empty(shipped: Classifier) -> None:
@@ -316,3 +335,14 @@ def test_tone_words_reach_the_model_only_paired_with_what_the_mail_is_about() ->
     assert "unfortunately" not in main and "unfortunately we" not in main
     assert "we will" in main  # the words around it stay, and pair with each other
     assert "x:regret|job" in cues.split() and "c:regret" not in cues.split()
+
+
+def test_the_letter_starts_at_its_greeting_after_a_long_preamble() -> None:
+    from watcher.features import _skip_preamble
+
+    letter = "Dear Jordan,\n\nThank you for applying. We will not be moving forward.\n\nBest wishes"
+    assert _skip_preamble(letter) == 0  # short: nothing to skip
+    assert _skip_preamble(BANNER + letter) == len(BANNER)
+    assert _skip_preamble(letter + "x" * 2000 + "\nHi again") == 0  # the letter starts at the top
+    signed = BANNER + "Danke für Ihre Bewerbung.\n\nBeste Grüße\nSabine"
+    assert _skip_preamble(signed) == 0  # "Beste Grüße" signs a letter off, it does not open one

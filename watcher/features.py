@@ -19,7 +19,9 @@ import scipy.sparse as sp
 from .messages import ParsedMessage
 
 MAIN_CHARS = 1000  # subject + new text (and signature) fed to the word features
-CUE_WORDS = 300  # cue phrases are looked for in the first words only: that is where the decision is
+# Cue phrases are looked for further on: a long preamble (a banner, navigation, the job's details) must not
+# hide the decision from them, as it would from the word features.
+CUE_CHARS = 3000
 QUOTED_CHARS = 600  # the quoted thread gives cue tokens only ("q:regret"): its words cost more than help
 _TOKEN = re.compile(r"\w[\w'’]*")
 _REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|aw|sv|antw|r|rv|res|fwd?|wg|tr)\s*(?:\[\d+\])?\s*:\s*)+",
@@ -418,14 +420,45 @@ _CONTEXT_ONLY = frozenset({"regret"})
 
 def message_texts(msg: ParsedMessage) -> Row:
     """(terms of subject + new text, sender tokens, cue tokens): the inputs of the model."""
-    words = tokenize(f"{msg.subject}\n{msg.full_text}"[:MAIN_CHARS])
+    text = f"{msg.subject}\n{msg.full_text}"
+    opening = _skip_preamble(msg.full_text)
+    letter = f"{msg.subject}\n{msg.full_text[opening:]}" if opening else text
+    words = tokenize(letter[:MAIN_CHARS])
     pairs = word_pairs(words)
+    if len(text) > MAIN_CHARS:
+        further = tokenize(text[:CUE_CHARS])
+        cues = cue_tokens(further, "c", word_pairs(further))
+    else:
+        cues = cue_tokens(words, "c", pairs)
     quoted = msg.quoted[:QUOTED_CHARS]
-    cues = cue_tokens(words[:CUE_WORDS], "c", pairs) + (cue_tokens(quoted, "q") if quoted else [])
+    if quoted:
+        cues += cue_tokens(quoted, "q")
     if TONE_WORDS.isdisjoint(words):
         return words + pairs, sender_tokens(msg), " ".join(cues)
     plain = [w for w in words if w not in TONE_WORDS]
     return plain + word_pairs(plain), sender_tokens(msg), " ".join(cues)
+
+
+# The line a letter starts with, in the languages we read: what comes before it in a long mail is a banner,
+# navigation or the job's details, and the word features should see the letter instead.
+_GREETING = re.compile(
+    r"^[ \t]*(?:dear|hi|hello|hey|good\s+(?:morning|afternoon|evening)|greetings|bonjour|bonsoir|cher|chère|"
+    r"madame|monsieur|hallo|liebe|lieber|sehr\s+geehrte|guten\s+tag|hola|estimad[oa]s?|buenos\s+d[ií]as|"
+    r"buenas\s+tardes|ol[áa]|prezad[oa]s?|caro|cara|bom\s+dia|boa\s+tarde|beste(?!\s+gr[üu])|geachte|"
+    r"goedemorgen|goedemiddag)\b",
+    re.IGNORECASE | re.MULTILINE,
+)
+PREAMBLE_CHARS = 200  # a greeting further in than this starts the letter
+
+
+def _skip_preamble(text: str) -> int:
+    """Where the letter starts when a long preamble comes before its greeting; else 0."""
+    if len(text) <= MAIN_CHARS - PREAMBLE_CHARS:
+        return 0  # short mail: all of it fits anyway
+    found = _GREETING.search(text, PREAMBLE_CHARS, CUE_CHARS)
+    if found is None or _GREETING.search(text, 0, PREAMBLE_CHARS) is not None:
+        return 0  # no greeting, or the letter starts at the top (the later one is a quoted reply's)
+    return found.start()
 
 
 def word_terms(text: str | list[str], ngrams: int = 2) -> list[str]:
