@@ -346,3 +346,18 @@ def test_the_letter_starts_at_its_greeting_after_a_long_preamble() -> None:
     assert _skip_preamble(letter + "x" * 2000 + "\nHi again") == 0  # the letter starts at the top
     signed = BANNER + "Danke für Ihre Bewerbung.\n\nBeste Grüße\nSabine"
     assert _skip_preamble(signed) == 0  # "Beste Grüße" signs a letter off, it does not open one
+
+
+def test_a_forward_with_a_line_on_top_is_read_with_what_it_forwards() -> None:
+    from watcher.features import message_texts
+
+    forwarded = (
+        "See below, sorry. Call me later.\n\n---------- Forwarded message ---------\n"
+        "From: Fernhill Foods <no-reply@fernhill.com>\nSubject: Your application\n\n"
+        "Dear Jordan, we have decided not to move forward with your application.\n"
+    )
+    fwd = parse(eml("Dana Recruiter <dana@bluepeak.co>", "Fwd: Your application", forwarded))
+    reply = parse(eml("Dana Recruiter <dana@bluepeak.co>", "Re: Your application", forwarded))
+    assert "forward" in message_texts(fwd)[0] and "c:not_moving" in message_texts(fwd)[2]
+    assert "forward" not in message_texts(reply)[0]  # a reply's quoted thread stays cue tokens ("q:...")
+    assert "q:not_moving" in message_texts(reply)[2]

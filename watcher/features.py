@@ -421,6 +421,8 @@ _CONTEXT_ONLY = frozenset({"regret"})
 def message_texts(msg: ParsedMessage) -> Row:
     """(terms of subject + new text, sender tokens, cue tokens): the inputs of the model."""
     text = f"{msg.subject}\n{msg.full_text}"
+    if _FORWARD.match(msg.subject) and len(msg.text) < 300 and msg.quoted:
+        text = f"{text}\n{msg.quoted}"  # a forward with a line on top: the forwarded mail is what it is about
     opening = _skip_preamble(msg.full_text)
     letter = f"{msg.subject}\n{msg.full_text[opening:]}" if opening else text
     words = tokenize(letter[:MAIN_CHARS])
@@ -449,6 +451,9 @@ _GREETING = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 PREAMBLE_CHARS = 200  # a greeting further in than this starts the letter
+
+
+_FORWARD = re.compile(r"^\s*(?:fwd?|fw|wg|tr|rv|doorst)\s*:", re.IGNORECASE)
 
 
 def _skip_preamble(text: str) -> int:
