@@ -18,10 +18,8 @@ import scipy.sparse as sp
 
 from .messages import ParsedMessage
 
-MAIN_CHARS = 1000  # subject + new text (and signature) fed to the word features
-# Cue phrases are looked for further on: a long preamble (a banner, navigation, the job's details) must not
-# hide the decision from them, as it would from the word features.
-CUE_CHARS = 3000
+MAIN_CHARS = 1000  # subject + new text (and signature) fed to the word features and the cue phrases
+LETTER_SEARCH_CHARS = 3000  # how far into a mail its letter may start (see _skip_preamble)
 QUOTED_CHARS = 600  # the quoted thread gives cue tokens only ("q:regret"): its words cost more than help
 _TOKEN = re.compile(r"\w[\w'’]*")
 _REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|aw|sv|antw|r|rv|res|fwd?|wg|tr)\s*(?:\[\d+\])?\s*:\s*)+",
@@ -427,11 +425,7 @@ def message_texts(msg: ParsedMessage) -> Row:
     letter = f"{msg.subject}\n{msg.full_text[opening:]}" if opening else text
     words = tokenize(letter[:MAIN_CHARS])
     pairs = word_pairs(words)
-    if len(text) > MAIN_CHARS:
-        further = tokenize(text[:CUE_CHARS])
-        cues = cue_tokens(further, "c", word_pairs(further))
-    else:
-        cues = cue_tokens(words, "c", pairs)
+    cues = cue_tokens(words, "c", pairs)
     quoted = msg.quoted[:QUOTED_CHARS]
     if quoted:
         cues += cue_tokens(quoted, "q")
@@ -460,7 +454,7 @@ def _skip_preamble(text: str) -> int:
     """Where the letter starts when a long preamble comes before its greeting; else 0."""
     if len(text) <= MAIN_CHARS - PREAMBLE_CHARS:
         return 0  # short mail: all of it fits anyway
-    found = _GREETING.search(text, PREAMBLE_CHARS, CUE_CHARS)
+    found = _GREETING.search(text, PREAMBLE_CHARS, LETTER_SEARCH_CHARS)
     if found is None or _GREETING.search(text, 0, PREAMBLE_CHARS) is not None:
         return 0  # no greeting, or the letter starts at the top (the later one is a quoted reply's)
     return found.start()
