@@ -82,7 +82,7 @@ def test_train_writes_model_and_metadata(data_dir: Path, tmp_path: Path) -> None
     assert 0.5 <= meta["threshold"] < 1
     assert (out / MODEL_FILE).stat().st_mode & 0o777 == 0o644
     clf = Classifier.load(out)
-    assert clf.version == f"2026-01-01T00:00:00Z+{meta['data_sha256'][:12]}"
+    assert clf.version == f"2026-01-01T00:00:00Z+{meta['model_sha256'][:12]}"
 
 
 def test_train_is_reproducible(data_dir: Path, tmp_path: Path) -> None:

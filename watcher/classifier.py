@@ -121,7 +121,9 @@ class Classifier:
     def __init__(self, model: dict[str, Any], meta: dict[str, Any]) -> None:
         self.model = model
         self.meta = meta
-        self.version = f"{meta.get('trained_at', '?')}+{str(meta.get('data_sha256', ''))[:12]}"
+        # the model file's own hash: the same data trained by different code is a different model
+        fingerprint = str(meta.get("model_sha256") or meta.get("data_sha256", ""))[:12]
+        self.version = f"{meta.get('trained_at', '?')}+{fingerprint}"
         self.threshold = float(model["threshold"])
         self._features: Features = model["features"]
         if not isinstance(self._features, Features) or list(self._features.vectorizers) != list(BLOCKS):
