@@ -923,8 +923,10 @@ def role(msg: ParsedMessage) -> str | None:
 
 
 _SUBJECT_APPLICATION = re.compile(
-    r"(?:application|candidacy|candidature|candidatura|bewerbung|sollicitatie|applying|applied)\s*"
-    r"(?:for|to|as|als|für|auf|para|pour|au\s+poste\s+de|voor|:|-|–|(?<=[gea])(?=\s))\s*(?:the\s+|our\s+|die\s+|el\s+|la\s+|le\s+|de\s+)?"
+    r"(?:(?:application|candidacy|candidature|candidatura|bewerbung|sollicitatie|applying|applied)\s*"
+    r"(?:for|to|as|als|für|auf|para|pour|au\s+poste\s+de|voor|:|-|–)"
+    r"|(?:candidature|candidatura|bewerbung|sollicitatie)(?=\s))"  # "Bewerbung Tischlergeselle"
+    r"\s*(?:the\s+|our\s+|die\s+|el\s+|la\s+|le\s+|de\s+)?"
     r"(?:position\s+of\s+|role\s+of\s+|post\s+of\s+)?(?P<role>[^|:–]+?)"
     r"(?:\s+(?:at|with|@|-|–|\|)\s+.*|\s*\(.*)?$",
     re.IGNORECASE,
