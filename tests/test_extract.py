@@ -321,6 +321,7 @@ def test_a_street_address_in_the_footer_is_not_the_company() -> None:
         ("Kulturamt der Stadt Regensfeld <kulturamt@regensfeld.de>", "Stadt Regensfeld"),
         ("Landratsamt Hohenfels <bewerbung@lra-hohenfels.de>", "Landratsamt Hohenfels"),  # an office itself
         ("2025 Kuvana Climate Leaders <selection@kuvanaclimate.org>", "Kuvana Climate Leaders"),
+        ("Eastbrook University for Fall 2026 <gradadmissions@eastbrook.edu>", "Eastbrook University"),
     ],
 )
 def test_a_department_named_before_the_organisation_is_dropped(sender: str, expected: str) -> None:

@@ -256,6 +256,9 @@ _POSSESSIVE = re.compile(r"(?:'s|’s)$")
 _LETTERS = re.compile(r"[A-Za-z]{2}")
 _ID_LIKE = re.compile(r"\b[A-Z]+(?:-[A-Z0-9]+){2,}|\b\d{5,}\b")
 _YEAR = re.compile(r"\s+(?:19|20)\d\d$")
+# "Eastbrook University for Fall 2026", "Harwell MBA Class of 2027": the intake, not the organisation
+_INTAKE = re.compile(r"\s+(?:for\s+(?:(?:fall|spring|autumn|winter|summer)\s+)?|class\s+of\s+)(?:19|20)\d\d$",
+                     re.IGNORECASE)
 _LEADING_YEAR = re.compile(r"^(?:19|20)\d\d\s+(?=\S)")
 
 
@@ -403,7 +406,7 @@ def _strip_tail(name: str) -> str:
 def _clean_org(name: str) -> str:
     name = _SPACES.sub(" ", name).strip(" \t-|:,.;'\"’")
     name = _POSSESSIVE.sub("", name).removeprefix("the ")  # "with the Department of ..." (not "The Atlantic")
-    name = _LEADING_YEAR.sub("", name)  # "2025 Teach Forward"
+    name = _INTAKE.sub("", _LEADING_YEAR.sub("", name))  # "2025 Teach Forward"
     return _strip_tail(name).strip(" \t-|:,.;")
 
 
