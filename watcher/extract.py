@@ -532,7 +532,7 @@ _ORG_PREFIXES = frozenset(
         "banco", "banque", "instituto", "institut", "ville", "city", "town", "county", "région", "region",
         "municipal", "câmara", "centre", "center", "hospital", "hospitalier", "university", "bank", "school",
         "mairie", "prefeitura", "waterschap", "ziekenhuis", "koffiebranderij", "brouwerij", "bodegas",
-        "agencia", "agência", "cervecería", "farmacêutica", "universidade", "gemeinde", "ayuntamiento"
+        "agencia", "agência", "cervecería", "farmacêutica", "gemeinde"
     ]
 )
 _AGENCY_DOMAIN = re.compile(
@@ -962,10 +962,10 @@ _MORE_ROLE_WORDS = re.compile(
     r"geologist|economist|statistician|actuary|auditor|bookkeeper|controller|cashier|clerk|"
     r"receptionist|secretary|concierge|housekeeper|attendant|lifeguard|gardener|landscaper|"
     r"surveyor|estimator|foreman|superintendent|inspector|officer|ranger|firefighter|generalist|host|"
-    r"hostess|auditor|recepcionista|camarer[oa]|jef[ea]|gestor[a]?|técnic[oa]|conseill[eè]re?|"
+    r"hostess|recepcionista|camarer[oa]|jef[ea]|gestor[a]?|técnic[oa]|conseill[eè]re?|"
     r"vendeu(?:r|se)|serveu(?:r|se)|cuisini[eè]re?|comptable|infirmi[eè]re?|enseignante?|professeure?|"
     r"caviste|auxiliar|enfermer[oa]|enfermeir[oa]|contable|cociner[oa]|dependient[ea]|médic[oa]|"
-    r"verpleegkundige|docent|kok|monteur|chauffeur|sachbearbeit\w*|fachkraft|erzieher(?:in)?|"
+    r"verpleegkundige|docent|kok|chauffeur|sachbearbeit\w*|fachkraft|erzieher(?:in)?|"
     r"lehrer(?:in)?|koch|köchin|verkäufer(?:in)?|assistent|atendente|vendedor[a]?|cozinheir[oa]|"
     r"estagiári[oa]|becari[oa]|practicante|stagiaire|alternante?|werkstudent(?:in)?|"
     r"verzorgende|\w*geselle|\w*monteur|"

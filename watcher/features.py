@@ -24,6 +24,7 @@ QUOTED_CHARS = 600  # the quoted thread gives cue tokens only ("q:regret"): its 
 _TOKEN = re.compile(r"\w[\w'’]*")
 _REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|aw|sv|antw|r|rv|res|fwd?|wg|tr)\s*(?:\[\d+\])?\s*:\s*)+",
                            re.IGNORECASE)
+_FORWARD = re.compile(r"^\s*(?:fwd?|wg|tr|rv|doorst)\s*:", re.IGNORECASE)  # the forwarding ones
 BLOCKS = ("main", "meta", "cues")
 Row = tuple[list[str], str, str]  # what message_texts() gives: one entry per block
 
@@ -446,8 +447,6 @@ _GREETING = re.compile(
 )
 PREAMBLE_CHARS = 200  # a greeting further in than this starts the letter
 
-
-_FORWARD = re.compile(r"^\s*(?:fwd?|fw|wg|tr|rv|doorst)\s*:", re.IGNORECASE)
 
 
 def _skip_preamble(text: str) -> int:
