@@ -169,6 +169,34 @@ def test_a_long_banner_before_the_letter_hides_nothing(shipped: Classifier, name
     assert [v.label for v in shipped.classify([plain, bannered])] == [label, label]
 
 
+TRACKING = "https://click.mail.careers-hub.com/ls/click?upn=" + "u001.Zx9" * 40 + "&utm_medium=email"
+
+
+@pytest.mark.parametrize(("name", "label"), [("ats", "rejection"), ("interview_invitation", "not_rejection")])
+def test_tracking_links_do_not_crowd_the_letter_out(shipped: Classifier, name: str, label: str) -> None:
+    plain = REJECTIONS.get(name) or HARD_NEGATIVES[name]
+    greeting, letter = plain.text.split("\n\n", 1)
+    linked = dataclasses.replace(  # links after the greeting: no preamble to skip
+        plain, text=f"{greeting}\n\nYour candidate portal: {TRACKING}\n{TRACKING}\n\n{letter}"
+                    f"\n\nUnsubscribe: {TRACKING}")
+    assert len(linked.text) - len(plain.text) > 1000  # the letter would go on beyond the window
+    verdicts = shipped.classify([plain, linked])
+    assert [v.label for v in verdicts] == [label, label]
+    assert verdicts[0].company == verdicts[1].company
+
+
+def test_links_are_left_out_of_the_words() -> None:
+    from watcher.features import message_texts
+    from watcher.messages import without_links
+
+    assert without_links("see <https://a.example/x?y=1> and http://b.example/z.") == "see   and  "
+    assert without_links("no links here") == "no links here"
+    msg = parse(eml("Fernhill Careers <jobs@fernhill.com>", "Your application",
+                    f"Dear Jordan,\n\nView it here: {TRACKING}\n\nWe will not be moving forward."))
+    words = message_texts(msg)[0]
+    assert "upn" not in words and "click" not in words and "forward" in words
+
+
 def test_batch_keeps_order_and_handles_empty(shipped: Classifier) -> None:
     msgs = [REJECTIONS["ats"], HARD_NEGATIVES["offer"], REJECTIONS["investor"]]
     assert [v.label for v in shipped.classify(msgs)] == ["rejection", "not_rejection", "rejection"]

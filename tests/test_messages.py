@@ -6,13 +6,14 @@ import base64
 import os
 import time
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from watcher.messages import MAX_TEXT_CHARS, ParsedMessage, ParseError, parse, split_reply
+from watcher.messages import MAX_TEXT_CHARS, ParsedMessage, ParseError, html_to_text, parse, split_reply
 
 MIME = Path(__file__).parent / "mime"
 
@@ -40,6 +41,31 @@ def test_html_only_becomes_readable_text() -> None:
     # the quoted earlier message (Gmail's container and its blockquote) is split off
     assert "I am applying for the Senior Engineer role." in msg.quoted
     assert "I am applying" not in msg.text
+
+
+def test_preheader_filler_is_dropped() -> None:
+    filler = "&#847;&zwnj;&nbsp;&#8199;&shy;" * 120
+    markup = (f'<div style="display:none">Your application update{filler}</div>'
+              "<p>Dear Sam,</p><p>We will not be moving forward.</p>")
+    text, _ = html_to_text(markup)
+    assert text == "Your application update\nDear Sam,\nWe will not be moving forward."
+
+
+@pytest.mark.parametrize(("plain", "html_wins"), [
+    ("To view this message, please use an HTML-capable email client.", True),
+    ("Dear Sam, we will not be moving forward with your application. Best of luck, Acme Careers", False),
+])
+def test_a_plain_stub_gives_way_to_the_html_letter(plain: str, html_wins: bool) -> None:
+    mail = EmailMessage()
+    mail["From"], mail["Subject"] = "Acme Careers <jobs@acme.example>", "Your application"
+    mail.set_content(plain)
+    mail.add_alternative("<p>Dear Sam,</p><p>Thank you for applying to Acme. After careful review we have "
+                         "decided not to move forward with your application.</p><p>Acme Careers</p>",
+                         subtype="html")
+    msg = parse(mail.as_bytes())
+    assert msg.has_html is html_wins
+    assert msg.text.startswith("Dear Sam,\nThank you for applying") is html_wins
+    assert (msg.text == plain) is (not html_wins)
 
 
 def test_base64_utf8() -> None:

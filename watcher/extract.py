@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .messages import ParsedMessage
+from .messages import ParsedMessage, without_links
 
 # Applicant-tracking systems and job boards: mail "from" them is sent for the real organisation.
 ATS_DOMAINS = frozenset(
@@ -698,7 +698,7 @@ def company(msg: ParsedMessage, kind: str | None = None) -> str | None:
             vouched = is_ats(domain) or name != display.strip()
             add(name, WEIGHTS["display_named" if vouched else "display"]
                 + (WEIGHTS["display_hint"] if _matches_hint_name(name, hint) else 0.0))
-    text = msg.full_text
+    text = without_links(msg.full_text)
     if len(text) > COMPANY_CHARS:  # the opening paragraphs and the sign-off
         text = text[: COMPANY_CHARS - 600] + "\n" + text[-600:]
     # an agency's own name is everywhere in its mail; the client it names is the one that decided

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .messages import ParsedMessage
+from .messages import ParsedMessage, without_links
 
 MAIN_CHARS = 1000  # subject + new text (and signature) fed to the word features and the cue phrases
 LETTER_SEARCH_CHARS = 3000  # how far into a mail its letter may start (see _skip_preamble)
@@ -419,21 +419,25 @@ _CONTEXT_ONLY = frozenset({"regret"})
 
 def message_texts(msg: ParsedMessage) -> Row:
     """(terms of subject + new text, sender tokens, cue tokens): the inputs of the model."""
-    text = f"{msg.subject}\n{msg.full_text}"
+    body = without_links(msg.full_text[: LETTER_SEARCH_CHARS + MAIN_CHARS])
+    text = f"{msg.subject}\n{body}"
     if _FORWARD.match(msg.subject) and len(msg.text) < 300 and msg.quoted:
-        text = f"{text}\n{msg.quoted}"  # a forward with a line on top: the forwarded mail is what it is about
-    opening = _skip_preamble(msg.full_text)
-    letter = f"{msg.subject}\n{msg.full_text[opening:]}" if opening else text
+        # a forward with a line on top: the forwarded mail is what it is about
+        text = f"{text}\n{without_links(msg.quoted[:LETTER_SEARCH_CHARS])}"
+    opening = _skip_preamble(body)
+    letter = f"{msg.subject}\n{body[opening:]}" if opening else text
     words = tokenize(letter[:MAIN_CHARS])
-    pairs = word_pairs(words)
-    cues = cue_tokens(words, "c", pairs)
-    quoted = msg.quoted[:QUOTED_CHARS]
+    if TONE_WORDS.isdisjoint(words):
+        pairs = word_pairs(words)
+        cues = cue_tokens(words, "c", pairs)
+    else:  # the terms leave the tone words out, so their pairs differ from the ones the cues look at
+        cues = cue_tokens(words, "c")
+        words = [w for w in words if w not in TONE_WORDS]
+        pairs = word_pairs(words)
+    quoted = without_links(msg.quoted[:LETTER_SEARCH_CHARS])[:QUOTED_CHARS]
     if quoted:
         cues += cue_tokens(quoted, "q")
-    if TONE_WORDS.isdisjoint(words):
-        return words + pairs, sender_tokens(msg), " ".join(cues)
-    plain = [w for w in words if w not in TONE_WORDS]
-    return plain + word_pairs(plain), sender_tokens(msg), " ".join(cues)
+    return words + pairs, sender_tokens(msg), " ".join(cues)
 
 
 # The line a letter starts with, in the languages we read: what comes before it in a long mail is a banner,

@@ -76,7 +76,10 @@ class ParsedMessage:
 
 
 _WS = re.compile(r"[ \t\u00a0\u200b\u200c\u200d\ufeff]+")
-_ODD_BLANKS = str.maketrans(dict.fromkeys("\t\u00a0\u200b\u200c\u200d\ufeff", " "))
+# Blanks to spaces; soft hyphens and the combining grapheme joiner that mailers repeat by the hundred in a
+# hidden preheader ("&#847;&zwnj;&nbsp;...") to nothing.
+_ODD_BLANKS = str.maketrans({**dict.fromkeys("\t\u00a0\u200b\u200c\u200d\u2007\u202f\u2060\ufeff", " "),
+                             **dict.fromkeys("\u00ad\u034f")})
 _SURROGATES = re.compile("[\udc80-\udcff]")
 _BLANKS = re.compile(r"\n\s*\n(\s*\n)+")
 
@@ -156,16 +159,21 @@ def _parse(msg: Message) -> ParsedMessage:
     return _assemble(headers, name, address, plain, htmls, attachments)
 
 
+STUB_CHARS = 200  # a plain-text part shorter than this gives way to a much longer HTML one
+
+
 def _assemble(
     headers: dict[str, str], name: str, address: str, plain: str, htmls: list[str], attachments: list[str]
 ) -> ParsedMessage:
     """Decoded headers, sender and text parts (from either MIME layer) -> ParsedMessage."""
     sender = headers.get("from", "")
-    has_html = bool(htmls) and not plain
-    body = plain if plain else ""
-    html_quoted = ""
-    if not body and htmls:
-        body, html_quoted = html_to_text("\n".join(htmls))
+    body, html_quoted, has_html = plain, "", False
+    if htmls and len(plain) < STUB_CHARS:  # no plain text, or a stub ("Please view this mail in HTML")
+        html_text, html_quoted = html_to_text("\n".join(htmls))
+        if len(html_text) > 2 * len(plain):
+            body, has_html = html_text, True
+        else:
+            html_quoted = ""
     if not body and not headers.get("subject") and not sender:
         raise ParseError("no sender, subject or text")
     new, quoted, signature = split_reply(body)
@@ -377,6 +385,19 @@ def html_to_text(markup: str) -> tuple[str, str]:
             out.append(" ")
     text = html.unescape("".join(out))
     return _clean(text), _clean("\n".join(quoted))
+
+
+_LINK = re.compile(r"<?https?://[^\s>]*>?", re.IGNORECASE)
+
+
+def without_links(text: str) -> str:
+    """The text with its web addresses taken out.
+
+    A plain-text careers mail can carry several tracking links of hundreds of characters each ("View this
+    email in your browser <https://click...>"): left in, they crowd the letter out of the opening the model
+    and the extraction read, and their fragments are noise.
+    """
+    return _LINK.sub(" ", text) if "://" in text else text
 
 
 # Lines that open a quoted earlier message, in the languages we read.

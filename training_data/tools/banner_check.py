@@ -1,10 +1,12 @@
-"""Does a long banner before the letter hide the decision? Recall and false positives with and without one.
+"""Do a long banner or tracking links hide the decision? Recall and false positives with and without them.
 
     python training_data/tools/banner_check.py [--model-dir DIR] [--file eval/NAME.jsonl]
 
 Each message is classified as written and again with ~1,100 characters of what an HTML careers mail turns
 into before its letter starts (view-in-browser line, navigation, employer blurb, the job's details) put in
-front of its text. Default set: the held-out split of training_data/.
+front of its text, and a third time with long tracking links after its first paragraph and at its end (a
+plain-text careers or newsletter mail has several of a few hundred characters each). Default set: the
+held-out split of training_data/.
 """
 
 from __future__ import annotations
@@ -28,6 +30,12 @@ BANNER = (
     "a top employer again, and we are committed to an inclusive hiring process for everyone.\n\n" * 3
     + "Job title: as applied | Requisition ID: 48213 | Location: Hybrid | Department: Operations\n\n"
 )
+LINK = "https://click.mail.careers-hub.com/ls/click?upn=" + "u001.Zx9Qk3" * 25 + "&utm_medium=email"
+
+
+def with_links(text: str) -> str:
+    head, sep, rest = text.partition("\n\n")
+    return f"{head}{sep}View your application: <{LINK}>\n{LINK}\n\n{rest}\n\nUnsubscribe: {LINK}"
 
 
 def main() -> None:
@@ -44,7 +52,8 @@ def main() -> None:
     messages = [record_to_message(r) for r in records]
     truth = [r["label"] == "rejection" for r in records]
     for name, batch in (("as written", messages),
-                        ("with a banner", [dataclasses.replace(m, text=BANNER + m.text) for m in messages])):
+                        ("with a banner", [dataclasses.replace(m, text=BANNER + m.text) for m in messages]),
+                        ("with links", [dataclasses.replace(m, text=with_links(m.text)) for m in messages])):
         found = [v.label == "rejection" for v in clf.classify(batch)]
         hits = sum(f and t for f, t in zip(found, truth, strict=True))
         false = sum(f and not t for f, t in zip(found, truth, strict=True))
