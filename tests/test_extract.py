@@ -265,6 +265,32 @@ def test_recruiter_naming_the_employer_in_the_text_is_an_agency() -> None:
     assert extract.company(msg) == "Pemberton Reid"
 
 
+@pytest.mark.parametrize(("sender", "body", "expected"), [
+    ("Amy Larkin <amy@northlightrecruit.co.uk>",  # the recruiter spoke to someone at the client
+     "Hi Robin,\n\nI've spoken to Pinecrest's Head of Design and sadly they've decided not to progress you."
+     "\n\nAmy\nNorthlight Recruitment", "Pinecrest"),
+    ("Inês Carvalho <ines@rumo-recrutamento.pt>",  # the client decided
+     "Olá Robin,\n\nDepois da entrevista, a Lusomar Seguros decidiu avançar com outro candidato.\n\n"
+     "Inês Carvalho\nRumo Recrutamento", "Lusomar Seguros"),
+    ("Helena Marsh <helena@ardmore-search.co.uk>",  # a title is not the client: the agency decided
+     "Dear Robin,\n\nI spoke with the Chair yesterday. They have decided to proceed with another candidate."
+     "\n\nHelena Marsh\nPartner, Ardmore Executive Search", "Ardmore Executive Search"),
+    ("Foundry Talent <no-reply@us.greenhouse-mail.io>",  # an agency's own ATS
+     "Hi Robin,\n\nThanks for your interest in the role with our client, Verity Health Tech. Unfortunately "
+     "the Verity team has decided not to move forward.\n\nThe Foundry Talent Team", "Verity Health Tech"),
+])
+def test_an_agency_passing_on_its_clients_decision(sender: str, body: str, expected: str) -> None:
+    found = extract.company(message(sender, "Update", body))
+    assert extract.same_company(found, expected), found
+
+
+def test_in_an_employers_own_mail_the_one_deciding_is_a_person() -> None:
+    msg = message("Tomasz Wright <t.wright@quillbridgeanalytics.com>", "Re: Data Analyst",
+                  "Hi Robin,\n\nSarah Long has decided to go with another applicant.\n\n"
+                  "Tomasz\nHead of Data, Quillbridge Analytics")
+    assert extract.company(msg) == "Quillbridge Analytics"
+
+
 def test_business_with_an_ampersand_on_free_mail() -> None:
     msg = message("Bean & Bramble <beanandbramble.cafe@gmail.com>", "Re: barista",
                   "Hi Robin, thanks for coming in but we've gone with someone else. Good luck!")

@@ -188,15 +188,26 @@ _CUES = [
      rf"(?:[ \t]+\w+){{0,2}}[ \t]*$", 3.0),
     (rf"\b(?:at|with|from|by)\s+(?P<org>(?:[Tt]he\s+)?{_ORG})", 1.0),
     (rf"\b(?:Interesse\s+an|bei\s+der|bei|chez|bij|na\s+empresa|en\s+la\s+empresa)\s+(?P<org>{_ORG})", 0.5),
+    # who decided, in a recruiter's words: "I've spoken to Pinecrest's Head of Design", "the Verity team has
+    # decided", "a Lusomar Seguros decidiu", "hat uns das Spital Seeland mitgeteilt"
+    (rf"(?:(?:spoken|spoke|talked|chatted)\s+(?:to|with)|call\s+with|hat\s+uns|nos\s+informou|nous\s+a\s+inform[ée])"
+     rf"\s+(?:(?:the|das|die|der|a|o|le|la)\s+(?:[a-z][\w-]*\s+(?:at|from|of|bei|de|da|do)\s+)?)?(?P<org>{_ORG})|"
+     rf"(?!(?:They|We|I|He|She|You|It|This|That)\b)(?P<org2>{_ORG})(?:\s+team)?\s+(?:(?:has|have|had)\s+"
+     rf"(?:now\s+|just\s+)?)?(?:decided|opted|chosen|chose|decidiu|decidió|ha\s+decidido|a\s+d[ée]cid[ée]|"
+     rf"heeft\s+besloten)\b", 3.0),
 ]
 # The cues through which a recruiting agency names its client ("my client, X", "feedback from X").
-_CLIENT_CUES = frozenset({1, 2})
+_CLIENT_CUES = frozenset({1, 2, 9})
+_DECIDER_CUE = 9
+_CUT_POSSESSIVE = re.compile(r"['’]s\s.*$")
 # Each cue runs only when one of its words is in the text (a substring test is much cheaper than the regex).
 _CUE_TRIGGERS = [
     ("behalf",), ("client", "klant", "Kunde"), ("feedback", "heard back", "news from"),
     ("interest", "appl", "joining"), (" at ", " with "), ("the ", "The ", "veryone", "of us"),
     ("Talent", "Recruit", "Careers", "Hiring", "People", "HR"), ("at ", "with ", "from ", "by "),
     ("bei", "chez", "bij", "empresa", "Interesse"),
+    ("decid", "décid", "spoke", "talked", "chatted", "call with", "hat uns", "inform", "opted", "chose",
+     "besloten"),
 ]
 _CUE_RES = [(re.compile(p, re.MULTILINE), w, t) for (p, w), t in zip(_CUES, _CUE_TRIGGERS, strict=True)]
 _SUBJECT_CUES = [
@@ -537,8 +548,9 @@ _ORG_PREFIXES = frozenset(
 )
 _AGENCY_DOMAIN = re.compile(
     r"recruit|search|exec|talent|staffing|personnel|headhunt|resourcing|recrut|people|appointments|"
-    r"uitzend|interim|placement|hunters"
+    r"uitzend|interim|placement|hunters|personal|zeitarbeit|selecci|werving"
 )
+
 # Substrings one of which _AGENCY_TEXT needs (testing them first skips the regex for most mail).
 _AGENCY_WORDS = ("client", "back from", "eedback from", "put you forward", "submitted your", "Kunde",
                  "voorgesteld", "klant", "cliente")
@@ -668,16 +680,17 @@ def company(msg: ParsedMessage, kind: str | None = None) -> str | None:
     scores: dict[str, float] = defaultdict(float)
     spelled: dict[str, str] = {}
 
-    def add(raw: str, weight: float, clean: bool = True) -> None:
+    def add(raw: str, weight: float, clean: bool = True) -> bool:
         name = _clean_org(raw) if clean else raw
         if not _plausible(name) or (weight < 4 and _is_title(name)):
-            return
+            return False
         key = normalise_company(name)
         if not key:
-            return
+            return False
         scores[key] += weight
         if key not in spelled or len(name) < len(spelled[key]):
             spelled[key] = name
+        return True
 
     hint = domain_hint(msg)
     domain = _domain(msg.sender_address)
@@ -702,17 +715,25 @@ def company(msg: ParsedMessage, kind: str | None = None) -> str | None:
     if len(text) > COMPANY_CHARS:  # the opening paragraphs and the sign-off
         text = text[: COMPANY_CHARS - 600] + "\n" + text[-600:]
     # an agency's own name is everywhere in its mail; the client it names is the one that decided
-    agency = bool(hint) and (_AGENCY_DOMAIN.search(hint) is not None or (
-        any(word in text for word in _AGENCY_WORDS) and _AGENCY_TEXT.search(text) is not None))
+    says_agency = any(word in text for word in _AGENCY_WORDS) and _AGENCY_TEXT.search(text) is not None
+    agency = (bool(hint) and (_AGENCY_DOMAIN.search(hint) is not None or says_agency)
+              or says_agency and is_ats(domain))  # an agency's ATS: "Foundry Talent" via greenhouse-mail.io
     client_named = False
     for n, (regex, weight, triggers) in enumerate(_CUE_RES):
+        if n == _DECIDER_CUE and not agency:
+            continue  # in an employer's own mail the one deciding is a person ("Sarah has decided")
         if any(t in text for t in triggers):
             if agency and n in _CLIENT_CUES:
                 weight *= WEIGHTS["agency_client"]
             for found in regex.finditer(text):
-                add(found.group("org") or found.group("org2") if "org2" in regex.groupindex
-                    else found.group("org"), weight)
-                client_named = client_named or (agency and n in _CLIENT_CUES)
+                name = found.group("org") or found.group("org2") if "org2" in regex.groupindex \
+                    else found.group("org")
+                if n == _DECIDER_CUE:
+                    name = _CUT_POSSESSIVE.sub("", name)  # "Pinecrest's Head of Design"
+                    if _is_title(_clean_org(name)):
+                        continue  # "I spoke with the Chair yesterday"
+                if add(name, weight) and agency and n in _CLIENT_CUES:
+                    client_named = True
     if client_named:  # the agency's own name (its domain, sender, sign-off) decided nothing
         hint = ""
     for line in msg.signature.splitlines()[:6]:
