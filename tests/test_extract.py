@@ -291,6 +291,24 @@ def test_in_an_employers_own_mail_the_one_deciding_is_a_person() -> None:
     assert extract.company(msg) == "Quillbridge Analytics"
 
 
+@pytest.mark.parametrize(("sender", "body", "expected"), [
+    # the procurement office
+    ("Zentrale Vergabestelle Landkreis Ostwald <vergabestelle@landkreis-ostwald.de>",
+     "Sehr geehrte Damen und Herren,\n\nleider können wir Ihr Angebot nicht berücksichtigen.\n\n"
+     "Mit freundlichen Grüßen\nZentrale Vergabestelle", "Landkreis Ostwald"),
+    ("Isabelle Fontaine <contact@domaine-troischenes.fr>",  # "des" inside the name
+     "Bonjour,\n\nMerci pour votre devis. Nous avons retenu un autre traiteur.\n\nIsabelle Fontaine\n"
+     "Domaine des Trois Chênes – Saint-Émilion", "Domaine des Trois Chênes"),
+    # the college, not the postcode line
+    ("Business Manager - St Brigid's College <business.manager@stbrigids.qld.edu.au>",
+     "Dear Robin,\n\nThank you for your quote. The contract has been awarded to another supplier.\n\n"
+     "Business Manager\nSt Brigid's College\n14 Ward Street\nToowong QLD 4066", "St Brigid's College"),
+])
+def test_offices_connectors_and_addresses_around_a_name(sender: str, body: str, expected: str) -> None:
+    msg = message(sender, "Ihr Angebot / Votre devis / Your quote", body)
+    assert extract.company(msg, "client") == expected
+
+
 def test_business_with_an_ampersand_on_free_mail() -> None:
     msg = message("Bean & Bramble <beanandbramble.cafe@gmail.com>", "Re: barista",
                   "Hi Robin, thanks for coming in but we've gone with someone else. Good luck!")

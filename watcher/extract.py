@@ -119,7 +119,7 @@ _GENERIC_NAMES = frozenset(
         "program", "programme", "conference", "management", "grant", "fellowship", "fund", "workshop",
         "organizers", "organisers", "office", "secretariat", "jury", "panel", "board", "council", "company",
         "organisation", "organization", "university", "school", "college", "department", "service",
-        "services", "group"
+        "services", "group", "qld", "nsw", "vic", "tas", "act", "nt"  # the states of an Australian address
     ]
 )
 # Department phrases that follow the organisation's name in a sender ("Aalto University Admission Services").
@@ -148,7 +148,9 @@ _DEPARTMENT_HEAD = re.compile(
     r"coordenação|coordinación|dirección|redacción|redaktion|redactie|opinieredactie|receptie|recepción|"
     r"organização|organización|comité\s+de\s+programa|comité\s+d['’]organisation|comité\s+scientifique|"
     r"lektorat|teamcoach|directeur|directrice|director['’]s\s+office|\w+referat|secretaris|residenzprogramm|"
-    r"(?:kultur|personal|presse)amt(?:\s+der)?|learning\s+&\s+development)"
+    r"(?:kultur|personal|presse)amt(?:\s+der)?|learning\s+&\s+development|(?:zentrale\s+)?vergabestelle|"
+    r"inkoop|einkauf|beschaffung|commande\s+publique|march[ée]s\s+publics|contrata[çc][ãa]o\s+p[úu]blica|"
+    r"contrataci[óo]n|procurement|tenders?\s+board)"
     r"(?:\s+(?:des|de\s+la|de|du|do|da|der|del|of|for))?"
     r"(?:\s+(?:ressources\s+humaines|recursos\s+humanos|rh|soins|talento|personal|admissions?|achats|"
     r"compras|commande\s+publique))?,?\s+(?:de\s+|du\s+|of\s+)?(?=\S)",
@@ -167,7 +169,8 @@ _ATS_NAMES = re.compile(
 )
 _UPPER = "A-ZÀ-ÖØ-ÞĀ-Ž"
 _ORG_WORD = rf"[{_UPPER}0-9](?:[\w'’&+-]|\.(?=\w))*"
-_CONNECT = r"(?:&|and|of|for|de|du|la|le|las|los|el|del|di|da|do|dos|van|der|von|am|im|und|et|y|e|the)"
+_CONNECT = (r"(?:&|and|of|for|de|du|des|la|le|les|las|los|el|del|di|da|do|dos|van|der|den|het|von|am|im|und|"
+            r"et|y|e|the)")
 _ORG = rf"{_ORG_WORD}(?:[ \t]+(?:{_CONNECT}[ \t]+)?{_ORG_WORD}){{0,5}}"
 _ORG_RE = re.compile(_ORG)
 _CUES = [
@@ -265,7 +268,10 @@ _NON_ALNUM = re.compile(r"[^a-z0-9]")
 _SPACES = re.compile(r"\s+")
 _POSSESSIVE = re.compile(r"(?:'s|’s)$")
 _LETTERS = re.compile(r"[A-Za-z]{2}")
-_ID_LIKE = re.compile(r"\b[A-Z]+(?:-[A-Z0-9]+){2,}|\b\d{5,}\b")
+_ID_LIKE = re.compile(
+    r"\b[A-Z]+(?:-[A-Z0-9]+){2,}|\b\d{5,}\b"
+    r"|\b(?:QLD|NSW|VIC|TAS|ACT|WA|SA|NT)\s+\d{4}$|\b[A-Z]{1,2}\d[A-Z\d]?\s+\d[A-Z]{2}$"  # a postcode line
+)
 _YEAR = re.compile(r"\s+(?:19|20)\d\d$")
 # "Eastbrook University for Fall 2026", "Harwell MBA Class of 2027": the intake, not the organisation
 _INTAKE = re.compile(r"\s+(?:for\s+(?:(?:fall|spring|autumn|winter|summer)\s+)?|class\s+of\s+)(?:19|20)\d\d$",
@@ -450,7 +456,11 @@ def _hint_words(words: Sequence[str]) -> list[str]:
 
 @functools.lru_cache(maxsize=16384)
 def _hint_word(word: str) -> str:
-    return _NON_ALNUM.sub("", _fold(word.lower()).replace("&", "and").replace("+", "and"))
+    word = _ELISION.sub("", word.lower())  # "l'Aveyron-Nord" is spelled "aveyron-nord"
+    return _NON_ALNUM.sub("", _fold(word).replace("&", "and").replace("+", "and"))
+
+
+_ELISION = re.compile(r"^(?:l|d)['’](?=\w)")
 
 
 def _fold(text: str) -> str:
@@ -468,7 +478,7 @@ def _hint_cover(low: Sequence[str], hint: str) -> tuple[int, int]:
     first may be skipped ("St Brigid's University Hospital" ~ stbrigidshospital).
     """
     best = (0, 0)
-    size, n = len(hint), min(len(low), 6)
+    size, n = len(hint), min(len(low), 8)
     stack = [(0, 0)]
     while stack:
         wi, pos = stack.pop()
