@@ -197,6 +197,15 @@ def test_links_are_left_out_of_the_words() -> None:
     assert "upn" not in words and "click" not in words and "forward" in words
 
 
+def test_the_subject_words_get_weights_of_their_own() -> None:
+    from watcher.features import header_tokens
+
+    msg = parse(eml("Fernhill Careers <no-reply@us.greenhouse-mail.io>", "RE: Your application update", "Hi"))
+    tokens = header_tokens(msg).split()
+    assert {"s:your", "s:application", "s:update", "n:fernhill", "f:reply"} <= set(tokens)
+    assert "s:re" not in tokens  # the reply prefix is a flag, not a word
+
+
 def test_batch_keeps_order_and_handles_empty(shipped: Classifier) -> None:
     msgs = [REJECTIONS["ats"], HARD_NEGATIVES["offer"], REJECTIONS["investor"]]
     assert [v.label for v in shipped.classify(msgs)] == ["rejection", "not_rejection", "rejection"]

@@ -1,4 +1,4 @@
-"""The model's parts: message -> TF-IDF rows (new text, sender tokens, cue phrases) and linear models.
+"""The model's parts: message -> TF-IDF rows (new text, header tokens, cue phrases) and linear models.
 
 A small vectorizer of our own instead of scikit-learn's: same TF-IDF maths (smooth idf, sublinear tf, l2
 rows), but tokens are looked up with one dict.get each, which makes classification several times faster.
@@ -29,11 +29,17 @@ BLOCKS = ("main", "meta", "cues")
 Row = tuple[list[str], str, str]  # what message_texts() gives: one entry per block
 
 
-def sender_tokens(msg: ParsedMessage) -> str:
-    """Sender name words, domain labels and a few header flags, as prefixed tokens."""
+def header_tokens(msg: ParsedMessage) -> str:
+    """Sender name words, domain labels, subject words and a few header flags, as prefixed tokens.
+
+    The subject's words are in the main block too, beside the text's; here they get weights of their own
+    ("s:update" in a subject says more than "update" anywhere): recall at precision 0.98 on training-side
+    cross-validation 0.929 -> 0.943, every kind of rejection up, false positives the same.
+    """
     from .extract import is_ats
 
     tokens = [f"n:{w}" for w in _TOKEN.findall(msg.sender_name.lower())[:8]]
+    tokens += [f"s:{w}" for w in _TOKEN.findall(_REPLY_PREFIX.sub("", msg.subject[:300].lower()))[:12]]
     local, _, domain = msg.sender_address.rpartition("@")
     tokens += [f"d:{label}" for label in domain.split(".") if label]
     if is_ats(domain):
@@ -418,7 +424,7 @@ _CONTEXT_ONLY = frozenset({"regret"})
 
 
 def message_texts(msg: ParsedMessage) -> Row:
-    """(terms of subject + new text, sender tokens, cue tokens): the inputs of the model."""
+    """(terms of subject + new text, sender, subject and flag tokens, cue tokens): the inputs of the model."""
     body = without_links(msg.full_text[: LETTER_SEARCH_CHARS + MAIN_CHARS])
     text = f"{msg.subject}\n{body}"
     if _FORWARD.match(msg.subject) and len(msg.text) < 300 and msg.quoted:
@@ -437,7 +443,7 @@ def message_texts(msg: ParsedMessage) -> Row:
     quoted = without_links(msg.quoted[:LETTER_SEARCH_CHARS])[:QUOTED_CHARS]
     if quoted:
         cues += cue_tokens(quoted, "q")
-    return words + pairs, sender_tokens(msg), " ".join(cues)
+    return words + pairs, header_tokens(msg), " ".join(cues)
 
 
 # The line a letter starts with, in the languages we read: what comes before it in a long mail is a banner,
