@@ -204,6 +204,9 @@ def test_the_subject_words_get_weights_of_their_own() -> None:
     tokens = header_tokens(msg).split()
     assert {"s:your", "s:application", "s:update", "n:fernhill", "f:reply"} <= set(tokens)
     assert "s:re" not in tokens  # the reply prefix is a flag, not a word
+    assert "f:ask" not in tokens and "f:asks" not in tokens
+    asking = parse(eml("Dana <dana@fernhill.com>", "Next round", "Are you free Tuesday? Or Wednesday?"))
+    assert "f:asks" in header_tokens(asking).split()
 
 
 def test_batch_keeps_order_and_handles_empty(shipped: Classifier) -> None:

@@ -30,11 +30,13 @@ Row = tuple[list[str], str, str]  # what message_texts() gives: one entry per bl
 
 
 def header_tokens(msg: ParsedMessage) -> str:
-    """Sender name words, domain labels, subject words and a few header flags, as prefixed tokens.
+    """Sender name words, domain labels, subject words and a few flags, as prefixed tokens.
 
     The subject's words are in the main block too, beside the text's; here they get weights of their own
     ("s:update" in a subject says more than "update" anywhere): recall at precision 0.98 on training-side
-    cross-validation 0.929 -> 0.943, every kind of rejection up, false positives the same.
+    cross-validation 0.929 -> 0.943, every kind of rejection up, false positives the same. Whether the new
+    text asks anything: 0.943 -> 0.946 (at precision 0.97: 0.960 -> 0.967; a time of day or the length of
+    the text added nothing more).
     """
     from .extract import is_ats
 
@@ -50,6 +52,9 @@ def header_tokens(msg: ParsedMessage) -> str:
         tokens.append("f:reply")
     if msg.quoted:
         tokens.append("f:quoted")
+    questions = without_links(msg.text[:1500]).count("?")
+    if questions:  # an invitation or a request asks; a no seldom does
+        tokens.append("f:ask" if questions == 1 else "f:asks")
     if not msg.text:
         tokens.append("f:empty")
     return " ".join(tokens)
@@ -565,7 +570,7 @@ class Features:
     """The blocks side by side, each l2-normalised and weighted: X = [main | meta | cues]."""
 
     def __init__(self, weights: dict[str, float] | None = None, max_features: int = 80_000) -> None:
-        self.weights = weights or {"main": 1.0, "meta": 0.25, "cues": 0.35}
+        self.weights = weights or {"main": 1.0, "meta": 0.25, "cues": 0.22}
         self.vectorizers: dict[str, TermVectorizer] = {
             "main": TermVectorizer(ngrams=2, min_df=2, max_df=0.9, max_features=max_features),
             "meta": TermVectorizer(split=True, min_df=2),
