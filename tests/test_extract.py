@@ -309,6 +309,22 @@ def test_offices_connectors_and_addresses_around_a_name(sender: str, body: str, 
     assert extract.company(msg, "client") == expected
 
 
+@pytest.mark.parametrize(("sender", "body", "expected"), [
+    ("Arcwell Energy via Coupa <do_not_reply@arcwellenergy.coupahost.com>",  # the platform signs the mail
+     "Hi Robin,\n\nArcwell Energy has completed its review. Status: Not awarded.\n\nPowered by Coupa\n"
+     "Coupa Software, 1855 S. Grant Street, San Mateo, CA 94402", "Arcwell Energy"),
+    ("Blue Heron Coffee Roasters <no-reply@breezy-mail.com>",
+     "Hi Robin,\n\nWe've decided to go with another candidate.\n\nBen\n\nPowered by Breezy HR",
+     "Blue Heron Coffee Roasters"),
+    ("HR <recruitment@stbrendans.ie>",  # "St." does not end the name
+     "Dear Robin,\n\nThank you for applying to St. Brendan's University Hospital. Unfortunately you have not "
+     "been shortlisted.\n\nHR Department", "St. Brendan's University Hospital"),
+])
+def test_the_platform_is_not_the_company_and_saints_keep_their_names(sender: str, body: str,
+                                                                     expected: str) -> None:
+    assert extract.company(message(sender, "Update", body)) == expected
+
+
 def test_business_with_an_ampersand_on_free_mail() -> None:
     msg = message("Bean & Bramble <beanandbramble.cafe@gmail.com>", "Re: barista",
                   "Hi Robin, thanks for coming in but we've gone with someone else. Good luck!")

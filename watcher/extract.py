@@ -45,7 +45,11 @@ ATS_DOMAINS = frozenset(
         "fountain.com",
         "harri.com", "snagajob.com", "jobs2web.com", "umantis.com", "concludis.de", "rexx-systems.com",
         "prescreenapp.io", "flatchr.io", "talentsoft.com", "beetween.com", "kenjo.io", "bizneo.com",
-        "factorial.co", "pandape.com", "solides.com.br", "kenoby.com", "greenhouse-mail.com"
+        "factorial.co", "pandape.com", "solides.com.br", "kenoby.com", "greenhouse-mail.com",
+        "breezy-mail.com", "coupahost.com", "coupa.com", "malt.fr", "malt.com", "bumeran.com.ar",
+        "bumeran.com", "zonajobs.com.ar", "trabajando.com", "upwork.com", "freelancer.com", "fiverr.com",
+        "thumbtack.com", "proposify.com", "in-tendhost.co.uk", "delta-esourcing.com", "jaggaer.com",
+        "ariba.com", "pretalx.com", "csjobs.service.gov.uk", "civilservicejobs.service.gov.uk"
     ]
 )
 FREE_MAIL = frozenset(
@@ -168,7 +172,7 @@ _ATS_NAMES = re.compile(
     re.IGNORECASE,
 )
 _UPPER = "A-ZÀ-ÖØ-ÞĀ-Ž"
-_ORG_WORD = rf"[{_UPPER}0-9](?:[\w'’&+-]|\.(?=\w))*"
+_ORG_WORD = rf"(?:(?:St|Ste|Sta|Mt|Ft)\.(?=[ \t])|[{_UPPER}0-9](?:[\w'’&+-]|\.(?=\w))*)"  # "St. Anselm"
 _CONNECT = (r"(?:&|and|of|for|de|du|des|la|le|les|las|los|el|del|di|da|do|dos|van|der|den|het|von|am|im|und|"
             r"et|y|e|the)")
 _ORG = rf"{_ORG_WORD}(?:[ \t]+(?:{_CONNECT}[ \t]+)?{_ORG_WORD}){{0,5}}"
@@ -759,6 +763,11 @@ def company(msg: ParsedMessage, kind: str | None = None) -> str | None:
         where = f"{msg.sender_name[:200]}\n{subject}\n{text}\n{msg.quoted[:500]}"
         for name, weight in _hint_candidates(where, hint):
             add(name, weight, clean=False)
+    # the platform that delivered the mail decided nothing: "X via Coupa", "Powered by Breezy HR"
+    for platform in _PLATFORM.findall(f"{msg.sender_name[:200]}\n{text}"):
+        first = normalise_company(platform).split(" ", 1)[0]
+        for key in [k for k in scores if k.split(" ", 1)[0] == first]:
+            del scores[key]
     if not scores:
         if hint and len(hint) >= 3 and not is_ats(domain):
             return _from_domain(domain, hint, f"{subject}\n{text}")
@@ -784,6 +793,7 @@ def company(msg: ParsedMessage, kind: str | None = None) -> str | None:
     return name
 
 
+_PLATFORM = re.compile(rf"(?:\s(?:via|vía|über)\s+|[Pp]owered\s+by\s+|[Dd]esarrollado\s+por\s+)({_ORG})")
 _PERSON_NAME = re.compile(
     rf"[{_UPPER}][a-zà-ÿ'’-]+(?:\s+(?:van|von|de|da|del|der|di)?\s*[{_UPPER}][a-zà-ÿ'’-]+){{1,2}}")
 _ACRONYM = re.compile(r"[A-Z]{2,6}")
