@@ -275,6 +275,10 @@ def test_recruiter_naming_the_employer_in_the_text_is_an_agency() -> None:
     ("Helena Marsh <helena@ardmore-search.co.uk>",  # a title is not the client: the agency decided
      "Dear Robin,\n\nI spoke with the Chair yesterday. They have decided to proceed with another candidate."
      "\n\nHelena Marsh\nPartner, Ardmore Executive Search", "Ardmore Executive Search"),
+    ("Kim Delaney <kdelaney@summitstaffingco.com>",  # the client called the recruiter
+     "Hi Robin,\n\nOakridge Credit Union called me this morning. They're moving ahead with an internal "
+     "candidate. Can I come back to you about the next one?\n\nKim Delaney\nSummit Staffing Co.",
+     "Oakridge Credit Union"),
     ("Foundry Talent <no-reply@us.greenhouse-mail.io>",  # an agency's own ATS
      "Hi Robin,\n\nThanks for your interest in the role with our client, Verity Health Tech. Unfortunately "
      "the Verity team has decided not to move forward.\n\nThe Foundry Talent Team", "Verity Health Tech"),

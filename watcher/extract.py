@@ -197,11 +197,13 @@ _CUES = [
     (rf"\b(?:Interesse\s+an|bei\s+der|bei|chez|bij|na\s+empresa|en\s+la\s+empresa)\s+(?P<org>{_ORG})", 0.5),
     # who decided, in a recruiter's words: "I've spoken to Pinecrest's Head of Design", "the Verity team has
     # decided", "a Lusomar Seguros decidiu", "hat uns das Spital Seeland mitgeteilt"
-    (rf"(?:(?:spoken|spoke|talked|chatted)\s+(?:to|with)|call\s+with|hat\s+uns|nos\s+informou|nous\s+a\s+inform[ée])"
+    (rf"(?:(?:spoken|spoke|talked|chatted)\s+(?:to|with)|call\s+with|hat\s+uns|nos\s+informou|nous\s+a\s+inform[ée]|"
+     rf"(?:word|outcome|notification|decision|response)\s+(?:back\s+)?from)"
      rf"\s+(?:(?:the|das|die|der|a|o|le|la)\s+(?:[a-z][\w-]*\s+(?:at|from|of|bei|de|da|do)\s+)?)?(?P<org>{_ORG})|"
-     rf"(?!(?:They|We|I|He|She|You|It|This|That)\b)(?P<org2>{_ORG})(?:\s+team)?\s+(?:(?:has|have|had)\s+"
-     rf"(?:now\s+|just\s+)?)?(?:decided|opted|chosen|chose|decidiu|decidió|ha\s+decidido|a\s+d[ée]cid[ée]|"
-     rf"heeft\s+besloten)\b", 3.0),
+     rf"(?!(?:They|We|I|He|She|You|It|This|That|Can|Could|Would|Will|Shall|Should|May|Might|Let|If|When|Once|"
+     rf"Please|Do|Did|Does)\b)(?P<org2>{_ORG})(?:\s+team)?\s+(?:(?:has|have|had)\s+"
+     rf"(?:now\s+|just\s+)?)?(?:decided|opted|chosen|chose|came\s+back|come\s+back|got\s+back|called\s+me|"
+     rf"decidiu|decidió|ha\s+decidido|a\s+d[ée]cid[ée]|heeft\s+besloten)\b", 3.0),
 ]
 # The cues through which a recruiting agency names its client ("my client, X", "feedback from X").
 _CLIENT_CUES = frozenset({1, 2, 9})
@@ -214,7 +216,7 @@ _CUE_TRIGGERS = [
     ("Talent", "Recruit", "Careers", "Hiring", "People", "HR"), ("at ", "with ", "from ", "by "),
     ("bei", "chez", "bij", "empresa", "Interesse"),
     ("decid", "décid", "spoke", "talked", "chatted", "call with", "hat uns", "inform", "opted", "chose",
-     "besloten"),
+     "besloten", "back", "called me", "from"),
 ]
 _CUE_RES = [(re.compile(p, re.MULTILINE), w, t) for (p, w), t in zip(_CUES, _CUE_TRIGGERS, strict=True)]
 _SUBJECT_CUES = [
