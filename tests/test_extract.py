@@ -433,6 +433,24 @@ def test_an_angel_or_private_client_on_free_mail_is_the_decider() -> None:
     assert extract.company(msg, "job") is None  # a person hiring from home mail: the business is unknown
 
 
+def test_an_angel_on_their_own_domain_is_the_decider_but_an_office_is_not() -> None:
+    angel = message("Tomasz Wierzbicki <tomasz@wierzbicki.vc>", "Re: deck",
+                    "Hey Robin,\n\nI'm going to sit this one out. I already have two bets in the space."
+                    "\n\nT.")
+    assert extract.company(angel, "investor") == "Tomasz Wierzbicki"
+    office = message("Inkoop Gemeente Dijkerland <inkoop@dijkerland.nl>", "Uw offerte",
+                     "Beste Robin,\n\nHelaas is de opdracht gegund aan een andere partij.\n\n"
+                     "Gemeente Dijkerland")
+    assert extract.company(office, "client") == "Gemeente Dijkerland"
+
+
+def test_a_street_address_is_not_a_name() -> None:
+    msg = message("Black Lantern Tattoo <blacklanterntattoo@gmail.com>", "Re: apprenticeship",
+                  "Hi Robin,\n\nWe went with someone else for the apprenticeship, sorry.\n\n"
+                  "Black Lantern Tattoo\n2207 S Lamar, Austin TX 78704")
+    assert extract.company(msg, "job") == "Black Lantern Tattoo"
+
+
 def test_office_of_admissions_before_a_comma_is_a_department() -> None:
     msg = message("Office of Admissions, Harrowgate School of Medicine <admissions@hsm.ac.uk>",
                   "Admission decision", "Dear Robin,\n\nWe regret that we are unable to offer you a place.")

@@ -433,6 +433,7 @@ def _clean_org(name: str) -> str:
     return _strip_tail(name).strip(" \t-|:,.;")
 
 
+_HOUSE_NUMBER = re.compile(r"\d{1,5}[a-z]?\s+(?:[NSEW]|[A-Z]{2})\b")
 _STREET_WORDS = frozenset(
     ["way", "street", "st", "road", "rd", "place", "avenue", "ave", "lane", "drive", "square", "boulevard",
      "blvd", "court", "parkway", "plaza", "strasse", "straße", "rue", "calle", "rua", "straat", "weg"]
@@ -451,6 +452,8 @@ def _plausible(name: str) -> bool:
         return False  # a manuscript or requisition number, not a name
     if words[-1] in _STREET_WORDS and (words[0][:1].isdigit() or words[0] in _NUMBER_WORDS):
         return False  # "One Microsoft Way", "1 Discovery Place": the address in the footer
+    if _HOUSE_NUMBER.match(name):
+        return False  # "2207 S Lamar", "6031 RE Nederweert"
     first = words[1] if words[0] == "the" and len(words) > 1 else words[0]
     return (first not in _STOP_ORG and not _ATS_NAMES.fullmatch(name.strip())
             and _LETTERS.search(name) is not None)
@@ -770,12 +773,16 @@ def company(msg: ParsedMessage, kind: str | None = None) -> str | None:
         first = normalise_company(platform).split(" ", 1)[0]
         for key in [k for k in scores if k.split(" ", 1)[0] == first]:
             del scores[key]
+    # an angel investor or a private client decides for themselves, on free mail or their own domain
+    person = kind in ("investor", "client") and _PERSON_NAME.fullmatch(msg.sender_name or "") is not None
+    own_domain = person and _personal(msg.sender_name) and len(hint) >= 3 and hint in (  # their (sur)name
+        _hint_word(msg.sender_name.split()[-1]), _hint_word(msg.sender_name.replace(" ", "")))
     if not scores:
+        if own_domain:
+            return msg.sender_name  # "Tomasz Wierzbicki <tomasz@wierzbicki.vc>"
         if hint and len(hint) >= 3 and not is_ats(domain):
             return _from_domain(domain, hint, f"{subject}\n{text}")
-        if kind in ("investor", "client") and _PERSON_NAME.fullmatch(msg.sender_name or ""):
-            return msg.sender_name  # an angel investor or a private client decides for themselves
-        return None
+        return msg.sender_name if person else None
     # "Acme" (or "Sonrisa Norte") mentioned alone supports "Acme Robotics" ("Clínica Dental Sonrisa Norte")
     total = dict(scores)
     for short in scores:
@@ -789,10 +796,19 @@ def company(msg: ParsedMessage, kind: str | None = None) -> str | None:
     if (total[best] < weak and hint and len(hint) >= 3 and not is_ats(domain) and not agency
             and not _matches_hint_name(name, hint)):
         # one passing "with Derek" is weaker evidence than the sender's own domain
-        return _from_domain(domain, hint, f"{subject}\n{text}")
+        return msg.sender_name if own_domain else _from_domain(domain, hint, f"{subject}\n{text}")
+    if own_domain and normalise_company(name) in normalise_company(msg.sender_name):
+        return msg.sender_name  # the surname that spells the domain is the angel's own
     if _ACRONYM.fullmatch(name):  # "NIH" -> "National Institutes of Health" when the mail spells it out
         return _expand_acronym(name, f"{subject}\n{text}") or name
     return name
+
+
+def _personal(name: str) -> bool:
+    """"Tomasz Wierzbicki", not "Inkoop Gemeente Dijkerland" or "Lion City Angels"."""
+    words = {w.lower() for w in name.split()}
+    return _clean_org(name) == name.strip() and words.isdisjoint(_ORG_PREFIXES) and words.isdisjoint(
+        _ORG_SUFFIXES) and words.isdisjoint(_GENERIC_NAMES) and words.isdisjoint(_TEAM_WORDS)
 
 
 _PLATFORM = re.compile(rf"(?:\s(?:via|vía|über)\s+|[Pp]owered\s+by\s+|[Dd]esarrollado\s+por\s+)({_ORG})")
