@@ -444,6 +444,15 @@ def test_an_angel_on_their_own_domain_is_the_decider_but_an_office_is_not() -> N
     assert extract.company(office, "client") == "Gemeente Dijkerland"
 
 
+def test_a_departments_mail_names_its_university() -> None:
+    body = ("Dear Applicant,\n\nYour application for admission into the M.Sc. Soil Science programme was "
+            "considered by the Departmental Postgraduate Committee.\n\nWe regret that you were not offered "
+            "admission.\n\nSigned:\nSecretary, School of Postgraduate Studies\n"
+            "Federal University of Agriculture, Umuoma")
+    msg = message("Postgraduate School <admissions@fua-umuoma.edu.ng>", "POSTGRADUATE ADMISSION STATUS", body)
+    assert extract.company(msg, "academic") == "Federal University of Agriculture"
+
+
 def test_a_street_address_is_not_a_name() -> None:
     msg = message("Black Lantern Tattoo <blacklanterntattoo@gmail.com>", "Re: apprenticeship",
                   "Hi Robin,\n\nWe went with someone else for the apprenticeship, sorry.\n\n"

@@ -6,7 +6,7 @@ import functools
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from .messages import ParsedMessage, without_links
@@ -799,9 +799,33 @@ def company(msg: ParsedMessage, kind: str | None = None) -> str | None:
         return msg.sender_name if own_domain else _from_domain(domain, hint, f"{subject}\n{text}")
     if own_domain and normalise_company(name) in normalise_company(msg.sender_name):
         return msg.sender_name  # the surname that spells the domain is the angel's own
+    if kind == "academic" and _UNIT.search(name):  # "Department of Economics", "Linguistics PhD"
+        name = _university(spelled.values(), f"{subject}\n{text}\n{msg.signature}") or name
     if _ACRONYM.fullmatch(name):  # "NIH" -> "National Institutes of Health" when the mail spells it out
         return _expand_acronym(name, f"{subject}\n{text}") or name
     return name
+
+
+# A department or programme of a university, not the university itself.
+_UNIT = re.compile(
+    r"^(?:department|dept|school|college|faculty|division|research\s+school|graduate)\b|"
+    r"\b(?:ph\.?d|doctoral|master['’]?s?|máster|mestrado|msc|mba|admissions?|graduate\s+office)\b",
+    re.IGNORECASE,
+)
+_UNIVERSITY = re.compile(
+    rf"(?:{_ORG_WORD}[ \t]+){{0,3}}(?:University|Universit[äéà]t?|Universidad|Universidade|Universiteit|"
+    rf"Hochschule|Institute[ \t]+of[ \t]+Technology)"
+    rf"(?:[ \t]+(?:of|de|do|da|van|für|zu)[ \t]+{_ORG_WORD}(?:[ \t]+{_ORG_WORD})?)?"
+)
+
+
+def _university(candidates: Iterable[str], text: str) -> str | None:
+    """The university a department's mail names: among the candidates, else the first in the text."""
+    for name in [*candidates, *(m.group(0) for m in _UNIVERSITY.finditer(text))]:
+        found = _UNIVERSITY.search(name)
+        if found and not _UNIT.search(found.group(0)) and _plausible(_clean_org(found.group(0))):
+            return _clean_org(found.group(0))
+    return None
 
 
 def _personal(name: str) -> bool:
