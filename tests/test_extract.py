@@ -453,6 +453,18 @@ def test_a_departments_mail_names_its_university() -> None:
     assert extract.company(msg, "academic") == "Federal University of Agriculture"
 
 
+@pytest.mark.parametrize(("sender", "body", "expected"), [
+    ("Sabine Kuhlmann <s.kuhlmann@stadtwerke-emmertal.de>",  # a greeting is no name
+     "Hallo Frau Weber,\n\nkurze Rückmeldung: Wir haben uns für eine andere Bewerberin entschieden.\n\n"
+     "Viele Grüße\nSabine Kuhlmann", "Stadtwerke Emmertal"),
+    ("Stellan Logistics Careers <stellanlogistics@myworkday.com>",  # nor a footer link
+     "Hi Robin,\n\nWe will not be moving forward with your application.\n\n"
+     "Stellan Logistics Candidate Privacy Notice", "Stellan Logistics"),
+])
+def test_greetings_and_footer_links_are_not_names(sender: str, body: str, expected: str) -> None:
+    assert extract.company(message(sender, "Update", body)) == expected
+
+
 def test_a_street_address_is_not_a_name() -> None:
     msg = message("Black Lantern Tattoo <blacklanterntattoo@gmail.com>", "Re: apprenticeship",
                   "Hi Robin,\n\nWe went with someone else for the apprenticeship, sorry.\n\n"

@@ -132,7 +132,8 @@ _DEPARTMENT_TAIL = re.compile(
     r"academic\s+recruitment|talent\s+office|university\s+(?:relations|recruiting|programs)|"
     r"(?:program|pc|papers?)\s+chairs?|shipboard\s+recruitment|economic\s+development|strategic\s+sourcing|supply\s+chain|business\s+development|program\s+committee|"
     r"papers?\s+committee|human\s+resources|people\s+services|hr\s+services|talent\s+services|"
-    r"talent\s+(?:acquisition|attraction)(?:\s+(?:group|team))?|campus(?:\s+and\s+experienced)?(?:\s+\w+)?)$",
+    r"talent\s+(?:acquisition|attraction)(?:\s+(?:group|team))?|campus(?:\s+and\s+experienced)?(?:\s+\w+)?|"
+    r"(?:candidate\s+|applicant\s+)?privacy\s+(?:notice|policy|statement))$",
     re.IGNORECASE,
 )
 _PART_OF = re.compile(r"\s+(?:department|dept\.?|school)\s+of\b", re.IGNORECASE)
@@ -143,12 +144,13 @@ _INSTITUTION = re.compile(
 )
 # Department phrases that open a sender's name before the organisation's own ("Service RH CAVS").
 _DEPARTMENT_HEAD = re.compile(
-    r"^(?:direction|service|département|departamento|divisão|secretaría|secretaria|secretariat|"
+    r"^(?:hr\s+service\s+cent(?:er|re)|direction|service|département|departamento|divisão|secretaría|secretaria|"
+    r"secretariat|"
     r"secrétariat|sekretariat|studierendensekretariat|hauptamt|personalservice|personalabteilung|"
     r"bürgermeisteramt|talent\s+acquisition|adquisición\s+de\s+talento|aquisição\s+de\s+talento|"
     r"recruitment\s+cell|placement\s+cell|training\s+&\s+placement\s+cell|admissions\s+office|"
     r"graduate\s+admissions|office\s+of\s+(?:graduate\s+)?admissions?|recruitment|recrutement|recrutamento|reclutamiento|rrhh|rh|hr|p&o|"
-    r"international\s+office|studierendenservice|studienservice|hr\s+service\s+cent(?:er|re)|editorial\s+office|"
+    r"international\s+office|studierendenservice|studienservice|editorial\s+office|"
     r"coordenação|coordinación|dirección|redacción|redaktion|redactie|opinieredactie|receptie|recepción|"
     r"organização|organización|comité\s+de\s+programa|comité\s+d['’]organisation|comité\s+scientifique|"
     r"lektorat|teamcoach|directeur|directrice|director['’]s\s+office|\w+referat|secretaris|residenzprogramm|"
@@ -242,7 +244,8 @@ _STOP_ORG = frozenset(
         "sehr", "damen", "herren", "nous", "vous", "votre", "madame", "monsieur", "merci", "candidature",
         "usted", "su", "sus", "gracias", "nosotros", "equipo", "estimado", "estimada", "u", "uw", "wij",
         "ons", "bedankt", "beste", "geachte", "você", "sua", "obrigado", "obrigada", "equipe", "prezado",
-        "prezada", "caro", "cara", "outlook", "iphone", "ipad", "android", "samsung", "yahoo", "gmail"
+        "prezada", "caro", "cara", "outlook", "iphone", "ipad", "android", "samsung", "yahoo", "gmail",
+        "bonjour", "bonsoir", "hallo", "hola", "olá", "ola", "querido", "querida", "buongiorno", "hey"
     ]
 )
 # Job titles are not organisations ("UX Designer" in a subject line).
