@@ -298,7 +298,7 @@ class Extraction:
 
 def clear_caches() -> None:
     """Forget the memoised name clean-ups (for benchmarks that repeat the same messages)."""
-    for fn in (normalise_company, _clean_org, _plausible, _is_title, _hint_word):
+    for fn in (normalise_company, _clean_org, _plausible, _is_title, _hint_word, _cover):
         fn.cache_clear()
 
 
@@ -489,8 +489,16 @@ def _hint_cover(low: Sequence[str], hint: str) -> tuple[int, int]:
     word used + 1). Each word gives its longest common prefix with the hint or its initial; words after the
     first may be skipped ("St Brigid's University Hospital" ~ stbrigidshospital).
     """
+    return _cover(tuple(low[:_COVER_WORDS]), hint)
+
+
+_COVER_WORDS = 8
+
+
+@functools.lru_cache(maxsize=8192)
+def _cover(low: tuple[str, ...], hint: str) -> tuple[int, int]:  # memoised: a name recurs in its mail
     best = (0, 0)
-    size, n = len(hint), min(len(low), 8)
+    size, n = len(hint), len(low)
     stack = [(0, 0)]
     while stack:
         wi, pos = stack.pop()
@@ -772,7 +780,8 @@ def company(msg: ParsedMessage, kind: str | None = None) -> str | None:
         for name, weight in _hint_candidates(where, hint):
             add(name, weight, clean=False)
     # the platform that delivered the mail decided nothing: "X via Coupa", "Powered by Breezy HR"
-    for platform in _PLATFORM.findall(f"{msg.sender_name[:200]}\n{text}"):
+    sent_by = f"{msg.sender_name[:200]}\n{text}"
+    for platform in _PLATFORM.findall(sent_by) if any(w in sent_by for w in _PLATFORM_WORDS) else ():
         first = normalise_company(platform).split(" ", 1)[0]
         for key in [k for k in scores if k.split(" ", 1)[0] == first]:
             del scores[key]
@@ -838,6 +847,7 @@ def _personal(name: str) -> bool:
         _ORG_SUFFIXES) and words.isdisjoint(_GENERIC_NAMES) and words.isdisjoint(_TEAM_WORDS)
 
 
+_PLATFORM_WORDS = ("via ", "vía ", "über ", "owered by", "esarrollado por")  # tested before the regex
 _PLATFORM = re.compile(rf"(?:\s(?:via|vía|über)\s+|[Pp]owered\s+by\s+|[Dd]esarrollado\s+por\s+)({_ORG})")
 _PERSON_NAME = re.compile(
     rf"[{_UPPER}][a-zà-ÿ'’-]+(?:\s+(?:van|von|de|da|del|der|di)?\s*[{_UPPER}][a-zà-ÿ'’-]+){{1,2}}")
