@@ -77,7 +77,12 @@ CUES: dict[str, str] = {
         work|haven't been able to fit|not able to fit|unable to fit|couldn't fit|can't fit|stop accepting|no
         longer accepting|not commissioning|won't be commissioning|not be commissioning|
         not going to move forward|not going to proceed|not going to progress|not going to take|not take you
-        forward|not taking you forward|unable to take your application|not able to take your application""",
+        forward|not taking you forward|unable to take your application|not able to take your application|
+        unable to progress|not able to progress|unable to take forward|unable to move forward|not able to move
+        forward|not at this time|it was not you|n'irons pas plus loin|pas plus loin|no van a seguir
+        contigo|no van a seguir|fechar a vaga com|fue asignada a|asignada a otra|asignado a otro|besetzt
+        haben|ficar com o outro|given the job to|given the role to|given the position to|gave the job to|gave
+        the role to|niet voorstellen|haven't been able to allocate|not able to allocate|unable to allocate""",
     "other_candidates": """other candidate*|another candidate|other applicant*|another applicant|other
         submission*|another vendor|other vendor*|another agency|another partner|different direction|another
         direction|stronger candidate*|more experienced candidate*|more closely match*|more closely align*|
@@ -97,7 +102,13 @@ CUES: dict[str, str] = {
         leverancier|
         go with someone|ended up going with|decided to hire|someone
         else|quedamos con otra|otra persona|fechando com|outras pessoas|seguir com outras|quelqu'un
-        d'autre|pris quelqu'un|jemand anderen|andere persoon|iemand anders""",
+        d'autre|pris quelqu'un|jemand anderen|andere persoon|iemand anders|
+        hired another|hired a different|picked another|picked other|picked a different|went elsewhere|go
+        elsewhere|going elsewhere|gone elsewhere|proceed with a different|proceed with another|decided not to
+        renew|not to renew|not be renewing|won't be renewing|not renewing|seguir com outra|seguir con otra|con
+        otra empresa|com outra empresa|an die firma|anderweitig vergeben|eine andere firma|une autre
+        entreprise|andere partij|ander bureau|no lo vamos a contratar|não vamos contratar|nicht beauftragen|
+        ne retiendrons pas""",
     "regret": """unfortunately|regrettably|regret*|sadly|afraid|sorry to say|sorry to tell|sorry to let|sorry
         to inform|disappoint*|
         sorry to share|i'm sorry|we're sorry|we are
@@ -122,7 +133,20 @@ CUES: dict[str, str] = {
         förderung|nicht gefördert|não vai entrar|can't publish|cannot publish|decision is final|
         can't use you|staffed up|not matching|does not match|doesn't match|did not meet|do not meet|don't
         meet|doesn't meet|does not meet|don't currently meet|not among|not referred|not be referred|excluded
-        from|excluída|excluído""",
+        from|excluída|excluído|
+        haven't been awarded|have not been awarded|hasn't been awarded|wasn't one of the|weren't one of
+        the|was not one of the|not one of the teams|not one of the projects|not among those|did not receive
+        funding|didn't receive funding|not receive funding|not been funded|unable to admit|not able to
+        admit|not approved|ineligible|not eligible|to other finalists|other finalists|não faz parte|não
+        ficou|não selecionou|não foi selecionad*|zit er niet bij|niet bij|no podemos ofrecerte|no hemos
+        podido|nicht gefördert|pas été sélectionné*|non sélectionné*|not been offered a place|not offered a
+        place|no places have opened|
+        decision reject|decision rejected|decision unsuccessful|status unsuccessful|status not selected|status
+        rejected|status declined|outcome unsuccessful|result unsuccessful|result not funded|réponse
+        refusé|refusé|no admitid*|não admitid*|nicht zugelassen|ablehnungsbescheid|no figura|not able to take
+        you on|can't take you on|cannot take you on|can't supervise|cannot supervise|unable to supervise|had
+        to drop|have had to drop|can't take it|won't be running|will not be running|won't be
+        going out|didn't make it""",
     "pass": """we'll pass|we will pass|going to pass|have to pass|decided to pass|pass on this|pass for
         now|pass this time|not be investing|not invest|won't be investing|not be participating|not
         participate|not be publishing|not publish|won't be publishing|not be running|not run the|not be
@@ -133,7 +157,13 @@ CUES: dict[str, str] = {
         no|i'm a no|a no for now|a no from us|a no from me|no from me|count me out|i'm out on|skip this
         round|skip this one|skip this extension|sit this round out|not invest this time|not be dabei|nicht
         dabei sein|nicht investieren|bin raus|sind raus|vamos a pasar|voy a pasar|paso esta vez|não é para
-        mim|não vamos investir|no vamos a invertir|nous passons|je passe mon tour|ik haak af""",
+        mim|não vamos investir|no vamos a invertir|nous passons|je passe mon tour|ik haak af|
+        not going to be a yes|not be a yes|not a yes|not for me|pull out of the round|pulling out of the
+        round|pull out of the raise|withdrawing the term sheet|withdraw the term sheet|withdrawing our term
+        sheet|not the right partner|aren't the right partner|não vou entrar|não vou investir|stap niet
+        in|niet instappen|ga niet instappen|steige nicht ein|nicht einsteigen|ne vais pas investir|
+        n'investirons pas|no voy a entrar|no vamos a entrar|not going to invest|won't be joining the
+        round|not be joining the round|sit out this round|sitting out this round""",
     "filled": """position has been filled|role has been filled|position was filled|role was filled|vacancy has
         been filled|filled the role|filled the position|position has been closed|role has been closed|role is
         now closed|position is now closed|hiring freeze|no longer hiring|role has been cancelled|position has
