@@ -163,7 +163,10 @@ CUES: dict[str, str] = {
         sheet|not the right partner|aren't the right partner|não vou entrar|não vou investir|stap niet
         in|niet instappen|ga niet instappen|steige nicht ein|nicht einsteigen|ne vais pas investir|
         n'investirons pas|no voy a entrar|no vamos a entrar|not going to invest|won't be joining the
-        round|not be joining the round|sit out this round|sitting out this round""",
+        round|not be joining the round|sit out this round|sitting out this round|can't put in|can't put
+        money|cannot put money|can't invest|cannot invest|can't fund|cannot fund|can't make you an
+        offer|cannot make you an offer|can't look at this|they've passed|have passed on|passed on it|passed on
+        this|no aprobar|geen krediet|kein kredit|keinen kredit|rather than jump in|not jump in""",
     "filled": """position has been filled|role has been filled|position was filled|role was filled|vacancy has
         been filled|filled the role|filled the position|position has been closed|role has been closed|role is
         now closed|position is now closed|hiring freeze|no longer hiring|role has been cancelled|position has
@@ -186,7 +189,10 @@ CUES: dict[str, str] = {
         equipe completa|equipo completo|al iemand gevonden|al gevonden|bereits jemanden|schon jemanden|
         bereits besetzt|anderweitig besetzt|schon besetzt|déjà pourvu|a été pourvu|été pourvu|
         ya ha sido cubierto|ha sido cubierto|hemos cubierto|já foi preenchid*|foi preenchid*|al ingevuld|
-        is vervuld|al vervuld""",
+        is vervuld|al vervuld|go another way|go a different way|taken someone on|taken on someone|offer the
+        job to|offer the role to|offer the position to|extend the offer to|extended the offer to|extended an
+        offer to|extend an offer to a|stop the process|didn't meet the bar|not meet the bar|niet
+        geslaagd|position filled|role filled|vacancy filled|job filled|post filled""",
     "closed_req": """not hiring|aren't hiring|are not hiring|no longer recruiting|stopped recruiting|not
         recruiting|put on hold|been put on hold|on hold|been paused|was paused|paused indefinitely|role is
         paused|been withdrawn|was withdrawn|post has been withdrawn|been cancelled|was cancelled|been
@@ -211,7 +217,12 @@ CUES: dict[str, str] = {
         isn't aligned|not something we|isn't something we|not one for us|not for the|already covered|
         has been covered|covered it|no room|no space|no slot|couldn't find a place|can't find a place|
         not a priority|ne correspond pas|ne correspondait pas|pas correspondre|no encaja|não se enquadra|
-        não corresponde|no corresponde|passt nicht|nicht passend|niet passend|past niet|sluit niet aan""",
+        não corresponde|no corresponde|passt nicht|nicht passend|niet passend|past niet|sluit niet aan|
+        won't work this time|not running any|aren't able to book|not able to book|unable to book|can't
+        book|not taking it|we're not taking|didn't manage to fit|ne retient pas|ne retenons pas|ce ne sera pas
+        possible|niet vertegenwoordigen|ga het niet|not adding anyone|not sure it's us|not for us this
+        time|don't think it's a fit|not a fit for the show|decline this one|declining this one|ne pas
+        retenir|no ha entrado|no ha sido incluid*|não foi possível incluir|no fue posible incluir""",
     "future": """keep your resume|keep your cv|keep your details|keep your information|keep your profile|on
         file|future openings|future opportunities|future roles|future positions|future vacancies|future
         rounds|future cohorts|future calls|future submissions|talent pool|talent community|talent
