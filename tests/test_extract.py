@@ -465,6 +465,21 @@ def test_greetings_and_footer_links_are_not_names(sender: str, body: str, expect
     assert extract.company(message(sender, "Update", body)) == expected
 
 
+@pytest.mark.parametrize(("sender", "body", "expected"), [
+    ("St Brigid's People & Culture <careers@stbrigids.org.au>",  # a saint keeps the 's
+     "Dear Robin,\n\nThank you for applying to St Brigid's Private Hospital. Unfortunately you have not been "
+     "shortlisted.\n\nSt Brigid's Private Hospital", "St Brigid's Private Hospital"),
+    ("Interfolio on behalf of Northgate University <no-reply@interfolio.com>",  # the platform writes for it
+     "Dear Robin,\n\nThe search committee has completed its review. We regret that you were not selected.",
+     "Northgate University"),
+    ("HR Service Centre Brightwater Council <recruitment@brightwater.gov.uk>",  # the council, not the centre
+     "Dear Robin,\n\nWe will not be taking your application further.\n\nHR Service Centre\n"
+     "Brightwater Council", "Brightwater Council"),
+])
+def test_saints_platforms_and_service_centres(sender: str, body: str, expected: str) -> None:
+    assert extract.company(message(sender, "Your application", body)) == expected
+
+
 def test_a_street_address_is_not_a_name() -> None:
     msg = message("Black Lantern Tattoo <blacklanterntattoo@gmail.com>", "Re: apprenticeship",
                   "Hi Robin,\n\nWe went with someone else for the apprenticeship, sorry.\n\n"

@@ -49,7 +49,8 @@ ATS_DOMAINS = frozenset(
         "breezy-mail.com", "coupahost.com", "coupa.com", "malt.fr", "malt.com", "bumeran.com.ar",
         "bumeran.com", "zonajobs.com.ar", "trabajando.com", "upwork.com", "freelancer.com", "fiverr.com",
         "thumbtack.com", "proposify.com", "in-tendhost.co.uk", "delta-esourcing.com", "jaggaer.com",
-        "ariba.com", "pretalx.com", "csjobs.service.gov.uk", "civilservicejobs.service.gov.uk"
+        "ariba.com", "pretalx.com", "csjobs.service.gov.uk", "civilservicejobs.service.gov.uk",
+        "interfolio.com"
     ]
 )
 FREE_MAIL = frozenset(
@@ -276,6 +277,7 @@ _NON_WORD = re.compile(r"[\W_]+")
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
 _SPACES = re.compile(r"\s+")
 _POSSESSIVE = re.compile(r"(?:'s|’s)$")
+_SAINT = re.compile(r"(?:St|Ste|Saint|Sankt)\.?\s")
 _LETTERS = re.compile(r"[A-Za-z]{2}")
 _ID_LIKE = re.compile(
     r"\b[A-Z]+(?:-[A-Z0-9]+){2,}|\b\d{5,}\b"
@@ -431,7 +433,9 @@ def _strip_tail(name: str) -> str:
 @functools.lru_cache(maxsize=8192)
 def _clean_org(name: str) -> str:
     name = _SPACES.sub(" ", name).strip(" \t-|:,.;'\"’")
-    name = _POSSESSIVE.sub("", name).removeprefix("the ")  # "with the Department of ..." (not "The Atlantic")
+    if not _SAINT.match(name):  # "St Brigid's" keeps its 's
+        name = _POSSESSIVE.sub("", name)
+    name = name.removeprefix("the ")  # "with the Department of ..." (not "The Atlantic")
     name = _INTAKE.sub("", _LEADING_YEAR.sub("", name))  # "2025 Teach Forward"
     return _strip_tail(name).strip(" \t-|:,.;")
 
@@ -551,7 +555,8 @@ def _hint_candidates(text: str, hint: str) -> list[tuple[str, float]]:
             if start >= 2 and (words[start - 1].lower() == "of" or words[start - 1].lower() in _OF
                                and words[start - 2].lower() in _ORG_PREFIXES):
                 start -= 2  # "University of Wexcombe", "Ville de Nantes"
-            elif start >= 1 and words[start - 1].lower() in _ORG_PREFIXES:
+            elif start >= 1 and words[start - 1].lower() in _ORG_PREFIXES and not (
+                    start >= 2 and words[start - 2].lower() in ("service", "services", "hr")):
                 start -= 1  # "Woonstichting Havenkwartier", "Editorial Tres Ríos"
             name = _clean_org(" ".join(words[start:end]))
             if name:
@@ -728,6 +733,7 @@ def company(msg: ParsedMessage, kind: str | None = None) -> str | None:
         hint = ""  # "Thornbury District Council via OpenTender": the domain is the platform's
     local = msg.sender_address.split("@", 1)[0]
     display = re.sub(r"\s+(?:via|vía|über|par)\s+.*$", "", (msg.sender_name or "")[:200], flags=re.IGNORECASE)
+    display = re.sub(r"^.*\s+on\s+behalf\s+of\s+", "", display)  # "Interfolio on behalf of Northgate Uni"
     # "Maya at Hollis", "Rita da Agência Ondas", "Werken bij Versland": the organisation is the end
     named = _PERSON_AT.sub("", display)
     introduced = named != display  # "Jordan @ Code Forward": what follows the "@" is not a person
