@@ -480,6 +480,13 @@ def test_saints_platforms_and_service_centres(sender: str, body: str, expected: 
     assert extract.company(message(sender, "Your application", body)) == expected
 
 
+def test_category_second_level_domains_are_not_the_name() -> None:
+    msg = message("RH Construtora Vale Forte <rh@valeforte.eng.br>", "Processo seletivo - Engenheiro Civil",
+                  "Olá Robin,\n\nInfelizmente você não foi selecionado para a vaga de Engenheiro Civil.\n\n"
+                  "Atenciosamente,\nRecursos Humanos")
+    assert extract.company(msg) == "Construtora Vale Forte"
+
+
 def test_a_street_address_is_not_a_name() -> None:
     msg = message("Black Lantern Tattoo <blacklanterntattoo@gmail.com>", "Re: apprenticeship",
                   "Hi Robin,\n\nWe went with someone else for the apprenticeship, sorry.\n\n"

@@ -364,7 +364,10 @@ _ROLE_MAILBOX = re.compile(
     r"no.?reply|notif|^jobs?\b|^hire|talent|career|recruit|^info|system|mail|alert|team|"
     r"bewerb|karriere|candidat|vacature|empleo|emploi|^rh\b|^hr\b|appl"
 )
-_SECOND_LEVEL = frozenset({"co", "com", "org", "ac", "gov", "edu", "net", "gv", "or", "ne"})
+_SECOND_LEVEL = frozenset(
+    {"co", "com", "org", "ac", "gov", "edu", "net", "gv", "or", "ne", "govt", "gob", "gouv", "nhs", "sch",
+     "ltd", "plc", "eng", "ind", "adv", "med", "arq", "odo", "vet", "coop", "asso", "mil", "nom", "k12"}
+)  # "valeforte.eng.br", "staidans.nhs.uk", "mwh.kdsg.gov.ng"
 _SUBDOMAIN_NOISE = frozenset(
     [
         "us", "eu", "uk", "app", "jobs", "hire", "mail", "candidates", "notifications", "email", "www",
