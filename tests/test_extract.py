@@ -487,6 +487,16 @@ def test_category_second_level_domains_are_not_the_name() -> None:
     assert extract.company(msg) == "Construtora Vale Forte"
 
 
+def test_a_business_named_in_a_free_mail_address() -> None:
+    msg = message("Siobhán Keane <copperkettlegalway@gmail.com>", "Re: weekend shifts",
+                  "Hi Robin,\n\nThanks for the trial at the Copper Kettle on Saturday. We've given the "
+                  "shifts to someone with more barista experience.\n\nSiobhán")
+    assert extract.company(msg) == "Copper Kettle"
+    own = message("Mark Hollins <markhollins.landscapes@gmail.com>", "Re: job",
+                  "Hi Robin, we went with someone else, sorry. Mark")
+    assert extract.company(own) is None  # the person's own address names no business
+
+
 def test_a_street_address_is_not_a_name() -> None:
     msg = message("Black Lantern Tattoo <blacklanterntattoo@gmail.com>", "Re: apprenticeship",
                   "Hi Robin,\n\nWe went with someone else for the apprenticeship, sorry.\n\n"

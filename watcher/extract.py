@@ -145,7 +145,7 @@ _INSTITUTION = re.compile(
 )
 # Department phrases that open a sender's name before the organisation's own ("Service RH CAVS").
 _DEPARTMENT_HEAD = re.compile(
-    r"^(?:hr\s+service\s+cent(?:er|re)|direction|service|département|departamento|divisão|secretaría|secretaria|"
+    r"^(?:hr\s+service\s+cent(?:er|re)|direction|directie|service|département|departamento|divisão|secretaría|secretaria|"
     r"secretariat|"
     r"secrétariat|sekretariat|studierendensekretariat|hauptamt|personalservice|personalabteilung|"
     r"bürgermeisteramt|talent\s+acquisition|adquisición\s+de\s+talento|aquisição\s+de\s+talento|"
@@ -784,9 +784,10 @@ def company(msg: ParsedMessage, kind: str | None = None) -> str | None:
     for regex in _SUBJECT_CUES:
         for found in regex.finditer(subject):
             add(found.group("org"), WEIGHTS["subject"])
-    if hint:
+    spelled_by = hint or _free_mail_hint(msg, domain)
+    if spelled_by:
         where = f"{msg.sender_name[:200]}\n{subject}\n{text}\n{msg.quoted[:500]}"
-        for name, weight in _hint_candidates(where, hint):
+        for name, weight in _hint_candidates(where, spelled_by):
             add(name, weight, clean=False)
     # the platform that delivered the mail decided nothing: "X via Coupa", "Powered by Breezy HR"
     sent_by = f"{msg.sender_name[:200]}\n{text}"
@@ -847,6 +848,17 @@ def _university(candidates: Iterable[str], text: str) -> str | None:
         if found and not _UNIT.search(found.group(0)) and _plausible(_clean_org(found.group(0))):
             return _clean_org(found.group(0))
     return None
+
+
+def _free_mail_hint(msg: ParsedMessage, domain: str) -> str:
+    """A business's name in a free-mail address ("copperkettlegalway@gmail.com"), not the person's own."""
+    if not _matches_domain_list(domain, FREE_MAIL):
+        return ""
+    local = re.sub(r"[^a-z]", "", msg.sender_address.split("@", 1)[0])
+    names = [_hint_word(w) for w in (msg.sender_name or "").split() if len(w) > 2]
+    if len(local) < 8 or any(n and n in local for n in names):
+        return ""  # "sophie.achterberg", "markhollins.landscapes": the person's own address
+    return local
 
 
 def _personal(name: str) -> bool:
