@@ -446,7 +446,8 @@ def _clean_org(name: str) -> str:
 _HOUSE_NUMBER = re.compile(r"\d{1,5}[a-z]?\s+(?:[NSEW]|[A-Z]{2})\b")
 _STREET_WORDS = frozenset(
     ["way", "street", "st", "road", "rd", "place", "avenue", "ave", "lane", "drive", "square", "boulevard",
-     "blvd", "court", "parkway", "plaza", "strasse", "straße", "rue", "calle", "rua", "straat", "weg"]
+     "blvd", "court", "parkway", "plaza", "strasse", "straße", "rue", "calle", "rua", "straat", "weg", "yard",
+     "mews", "row", "crescent", "terrace", "wharf", "quay", "close", "gardens", "parade", "highway", "hwy"]
 )
 _NUMBER_WORDS = frozenset(["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"])
 
