@@ -497,6 +497,13 @@ def test_a_business_named_in_a_free_mail_address() -> None:
     assert extract.company(own) is None  # the person's own address names no business
 
 
+def test_a_shouted_connector_does_not_open_a_name() -> None:
+    msg = message("Lagos Builders Residency <info@lagosbuilders.ng>", "Your application",
+                  "THANK YOU FOR APPLYING\n\nDear Robin,\n\nWe are unable to offer you a place this year.\n\n"
+                  "FOR LAGOS BUILDERS RESIDENCY\nThe Selection Team")
+    assert extract.company(msg, "program") == "Lagos Builders Residency"
+
+
 def test_a_street_address_is_not_a_name() -> None:
     msg = message("Black Lantern Tattoo <blacklanterntattoo@gmail.com>", "Re: apprenticeship",
                   "Hi Robin,\n\nWe went with someone else for the apprenticeship, sorry.\n\n"

@@ -50,7 +50,7 @@ ATS_DOMAINS = frozenset(
         "bumeran.com", "zonajobs.com.ar", "trabajando.com", "upwork.com", "freelancer.com", "fiverr.com",
         "thumbtack.com", "proposify.com", "in-tendhost.co.uk", "delta-esourcing.com", "jaggaer.com",
         "ariba.com", "pretalx.com", "csjobs.service.gov.uk", "civilservicejobs.service.gov.uk",
-        "interfolio.com"
+        "interfolio.com", "ringcentral-mail.com"
     ]
 )
 FREE_MAIL = frozenset(
@@ -424,7 +424,8 @@ def _strip_tail(name: str) -> str:
         name = rest  # "Direction des Ressources Humaines SIT", "Studierendensekretariat Universität X"
     words = name.split()
     while len(words) > 1 and (words[0].lower() in _TAIL_WORDS or words[0] in _LOWER_LINKS
-                              or words[0].lower() in _OPENING_WORDS):
+                              or words[0].lower() in _OPENING_WORDS
+                              or words[0].isupper() and words[0].lower() in _LOWER_LINKS):  # "FOR LAGOS ..."
         words.pop(0)  # "Personalabteilung Brauerei Hofmeister", "of Aldergrove Family Office"
     while len(words) > 1 and (words[-1].lower().strip(".,:-|") in _TAIL_WORDS or words[-1] in "-|:&"):
         words.pop()
@@ -447,7 +448,8 @@ _HOUSE_NUMBER = re.compile(r"\d{1,5}[a-z]?\s+(?:[NSEW]|[A-Z]{2})\b")
 _STREET_WORDS = frozenset(
     ["way", "street", "st", "road", "rd", "place", "avenue", "ave", "lane", "drive", "square", "boulevard",
      "blvd", "court", "parkway", "plaza", "strasse", "straße", "rue", "calle", "rua", "straat", "weg", "yard",
-     "mews", "row", "crescent", "terrace", "wharf", "quay", "close", "gardens", "parade", "highway", "hwy"]
+     "mews", "row", "crescent", "terrace", "wharf", "quay", "close", "gardens", "parade", "highway", "hwy",
+     "pl", "ln", "ct", "cres", "pkwy"]
 )
 _NUMBER_WORDS = frozenset(["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"])
 
