@@ -504,6 +504,15 @@ def test_a_shouted_connector_does_not_open_a_name() -> None:
     assert extract.company(msg, "program") == "Lagos Builders Residency"
 
 
+@pytest.mark.parametrize(("sender", "expected"), [
+    ("Jasmine at Sprout Learning <jasmine@hire.lever.co>", "Sprout Learning"),  # her name is no hint
+    ("Dienst HR AZ Kempenland <jobs@azkempenland.be>", "AZ Kempenland"),  # "Dienst HR" is a department
+])
+def test_a_recruiters_own_name_or_department_is_not_the_company(sender: str, expected: str) -> None:
+    msg = message(sender, "Update", "Hi Robin,\n\nWe will not be moving forward with your application.")
+    assert extract.company(msg) == expected
+
+
 def test_a_street_address_is_not_a_name() -> None:
     msg = message("Black Lantern Tattoo <blacklanterntattoo@gmail.com>", "Re: apprenticeship",
                   "Hi Robin,\n\nWe went with someone else for the apprenticeship, sorry.\n\n"

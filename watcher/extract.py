@@ -145,7 +145,7 @@ _INSTITUTION = re.compile(
 )
 # Department phrases that open a sender's name before the organisation's own ("Service RH CAVS").
 _DEPARTMENT_HEAD = re.compile(
-    r"^(?:hr\s+service\s+cent(?:er|re)|direction|directie|service|département|departamento|divisão|secretaría|secretaria|"
+    r"^(?:hr\s+service\s+cent(?:er|re)|direction|directie|dienst(?:\s+hr)?|service|département|departamento|divisão|secretaría|secretaria|"
     r"secretariat|"
     r"secrétariat|sekretariat|studierendensekretariat|hauptamt|personalservice|personalabteilung|"
     r"bürgermeisteramt|talent\s+acquisition|adquisición\s+de\s+talento|aquisição\s+de\s+talento|"
@@ -389,7 +389,8 @@ def domain_hint(msg: ParsedMessage) -> str:
             # acme.taleo.net, acme@smartrecruiters.com, acme@myworkday.com
             if len(labels) > 2 and labels[0] not in _SUBDOMAIN_NOISE:
                 return re.sub(r"[^a-z0-9]", "", labels[0])
-            if not _ROLE_MAILBOX.search(local):
+            person = _PERSON_AT.match(msg.sender_name or "") is not None  # "Jasmine at Sprout Learning"
+            if not _ROLE_MAILBOX.search(local) and not (person and msg.sender_name.lower().startswith(local)):
                 return re.sub(r"[^a-z0-9]", "", local)
             continue
         if _matches_domain_list(domain, FREE_MAIL):
