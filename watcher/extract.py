@@ -145,9 +145,9 @@ _INSTITUTION = re.compile(
 )
 # Department phrases that open a sender's name before the organisation's own ("Service RH CAVS").
 _DEPARTMENT_HEAD = re.compile(
-    r"^(?:hr\s+service\s+cent(?:er|re)|direction|directie|dienst(?:\s+hr)?|service|département|departamento|divisão|secretaría|secretaria|"
-    r"secretariat|"
-    r"secrétariat|sekretariat|studierendensekretariat|hauptamt|personalservice|personalabteilung|"
+    r"^(?:hr\s+service\s+cent(?:er|re)|direction|directie|dienst(?:\s+hr)?|service|département|departamento|"
+    r"divisão|secretaría|secretaria|secretariat|secrétariat|sekretariat|studierendensekretariat|hauptamt|"
+    r"personalservice|personalabteilung|"
     r"bürgermeisteramt|talent\s+acquisition|adquisición\s+de\s+talento|aquisição\s+de\s+talento|"
     r"recruitment\s+cell|placement\s+cell|training\s+&\s+placement\s+cell|admissions\s+office|"
     r"graduate\s+admissions|office\s+of\s+(?:graduate\s+)?admissions?|recruitment|recrutement|recrutamento|reclutamiento|rrhh|rh|hr|p&o|"

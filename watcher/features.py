@@ -504,7 +504,6 @@ _GREETING = re.compile(
 PREAMBLE_CHARS = 200  # a greeting further in than this starts the letter
 
 
-
 def _skip_preamble(text: str) -> int:
     """Where the letter starts when a long preamble comes before its greeting; else 0."""
     if len(text) <= MAIN_CHARS - PREAMBLE_CHARS:
